@@ -80,3 +80,11 @@ func eventually(timeout_s: Double, _ condition: () throws -> Bool) rethrows -> B
 extension UnsafeRawBufferPointer {
     var bytes: [UInt8] { Array(self) }
 }
+
+/// A value shared between test threads (a `Mutex` that can be captured and passed around).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
+}
