@@ -46,7 +46,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AmoreKafkaTests",
-            dependencies: ["AmoreKafka", "AmoreLocalBroker"]
+            dependencies: ["AmoreKafka", "AmoreLocalBroker", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -5,11 +5,10 @@ import Logging
 public final class Admin: Sendable {
     let client: RDKafkaClient
 
-    public init(configuration: KafkaConfiguration,
-                logger: Logger = Logger(label: "amore.kafka.admin"),
-                onError: (@Sendable (KafkaError) -> Void)? = nil) throws {
-        let callbacks = RDKafkaCallbacks(logger: logger, onError: onError ?? { _ in })
-        client = try RDKafkaClient(type: RD_KAFKA_PRODUCER, configuration: configuration, callbacks: callbacks)
+    /// Connection errors are logged and named in the error of the request that fails.
+    public init(configuration: KafkaConfiguration, logger: Logger = Logger(label: "amore.kafka.admin")) throws {
+        let callbacks = RDKafkaCallbacks(logger: logger, onError: nil)
+        client = try RDKafkaClient(type: RD_KAFKA_PRODUCER, configuration: configuration, callbacks: callbacks, servesEvents: false)
     }
 
     /// Brokers and all topics; throws (naming the last broker error) if no broker answers in time.

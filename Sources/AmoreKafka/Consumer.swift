@@ -149,6 +149,16 @@ public final class Consumer: @unchecked Sendable {
         return RDKafkaTopicPartitionList.partitions(of: list)
     }
 
+    /// The low and high watermarks of a partition as last seen in fetch responses (no
+    /// request; what consumer lag is computed from). nil until a fetch has returned.
+    public func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_get_watermark_offsets(client.handle, topic, partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (low, high)
+    }
+
     /// The low and high watermarks of a partition, asked of its leader.
     public func watermarks(topic: String, partition: Int32, timeout_ms: Int32 = 5_000) throws -> (low: Int64, high: Int64) {
         var low: Int64 = 0

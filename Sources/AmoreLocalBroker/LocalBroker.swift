@@ -60,7 +60,7 @@ public final class LocalBroker: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // $0 is tansu; the shell waits for EOF on stdin (our pipe), then stops it.
-        process.arguments = ["-c", "\"$0\" \"$@\" </dev/null & child=$!; trap 'kill $child 2>/dev/null' TERM INT; cat >/dev/null; kill $child 2>/dev/null; wait $child",
+        process.arguments = ["-c", Self.watchdogScript,
                              executable, "broker", "--listener-url", url, "--advertised-listener-url", url,
                              "--storage-engine", "memory://tansu/"]
         let watchdog = Pipe()
@@ -73,6 +73,25 @@ public final class LocalBroker: @unchecked Sendable {
     }
 
     deinit { stop() }
+
+    /// Runs `$0 $@` (the broker) until stdin reaches EOF or the shell gets TERM/INT, then
+    /// stops it: TERM, and KILL after 2 s (Tansu waits for open connections on TERM;
+    /// memory storage has nothing to save).
+    private static let watchdogScript = """
+        "$0" "$@" </dev/null &
+        child=$!
+        finish() {
+          kill -TERM "$child" 2>/dev/null
+          i=0
+          while kill -0 "$child" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+          kill -KILL "$child" 2>/dev/null
+          wait "$child" 2>/dev/null
+          exit 0
+        }
+        trap finish TERM INT
+        cat >/dev/null
+        finish
+        """
 
     private func waitUntilReady(timeout_s: Double) throws {
         var probeLogger = Logger(label: "amore.broker.probe")
@@ -107,11 +126,11 @@ public final class LocalBroker: @unchecked Sendable {
         }
         guard let process else { return }
         try? watchdog?.fileHandleForWriting.close()
+        // The watchdog needs at most ~2 s; after 5 s something is badly wrong.
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
         }
     }
 

@@ -8,8 +8,9 @@ final class RDKafkaCallbacks: Sendable {
     let onError: @Sendable (KafkaError) -> Void
     let onDelivery: (@Sendable (DeliveryReport) -> Void)?
     let onRebalance: (@Sendable (RDKafkaCallbacks, OpaquePointer, rd_kafka_resp_err_t, RDKafkaTopicPartitionList.Pointer) -> Void)?
-    /// The last error librdkafka reported, to explain a later timeout.
-    let lastError = Mutex<KafkaError?>(nil)
+    /// The last problem librdkafka reported (error event or error-level log line), to
+    /// explain a later timeout or transport failure.
+    let lastProblem = Mutex<String?>(nil)
     /// Set once, right after the handle exists and before any poll can call back.
     nonisolated(unsafe) weak var client: RDKafkaClient?
 
@@ -38,8 +39,10 @@ final class RDKafkaClient: @unchecked Sendable {
 
     static let minimumVersion: Int32 = 0x0208_00ff
 
+    /// - Parameter servesEvents: whether someone polls this handle; if not, errors are not
+    ///   queued as events (they would pile up unread) and reach us through the log only.
     init(type: rd_kafka_type_t, configuration: KafkaConfiguration, callbacks: RDKafkaCallbacks,
-         configure: (OpaquePointer) -> Void = { _ in }) throws {
+         servesEvents: Bool = true, configure: (OpaquePointer) -> Void = { _ in }) throws {
         try Self.checkLoadedVersion()
         kind = type == RD_KAFKA_PRODUCER ? "producer" : "consumer"
         let conf = rd_kafka_conf_new()!
@@ -54,7 +57,7 @@ final class RDKafkaClient: @unchecked Sendable {
         }
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
         rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
-        rd_kafka_conf_set_error_cb(conf, rdKafkaErrorCallback)
+        if servesEvents { rd_kafka_conf_set_error_cb(conf, rdKafkaErrorCallback) }
         configure(conf)
         // rd_kafka_new owns conf on success only.
         guard let handle = rd_kafka_new(type, conf, &errorText, errorText.count) else {
@@ -101,8 +104,8 @@ final class RDKafkaClient: @unchecked Sendable {
     /// A timeout says little on its own; add what librdkafka last complained about.
     func explained(_ error: KafkaError) -> KafkaError {
         guard error.code == KafkaError.timedOutCode || error.code == KafkaError.transportCode,
-              let last = callbacks.lastError.withLock({ $0 }) else { return error }
-        return KafkaError(code: error.code, message: "\(error.message); last broker error: \(last.message)", context: error.context)
+              let last = callbacks.lastProblem.withLock({ $0 }) else { return error }
+        return KafkaError(code: error.code, message: "\(error.message); last broker error: \(last)", context: error.context)
     }
 }
 
@@ -116,7 +119,9 @@ private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePoi
     case 6: .info
     default: .debug
     }
-    callbacks.logger.log(level: logLevel, "\(text.map { String(cString: $0) } ?? "")",
+    let message = text.map { String(cString: $0) } ?? ""
+    if level <= 3 { callbacks.lastProblem.withLock { $0 = message } }
+    callbacks.logger.log(level: logLevel, "\(message)",
                          metadata: ["facility": "\(facility.map { String(cString: $0) } ?? "")"])
 }
 
@@ -128,7 +133,7 @@ private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafeP
         let original = rd_kafka_fatal_error(handle, &text, text.count)
         error = KafkaError(original, message: "fatal: \(String(decodingCString: text))", context: "kafka client")
     }
-    callbacks.lastError.withLock { $0 = error }
+    callbacks.lastProblem.withLock { $0 = error.message }
     callbacks.onError(error)
 }
 
