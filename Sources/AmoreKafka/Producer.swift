@@ -1,15 +1,19 @@
 import CRdKafka
 import Logging
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Sends keyed records with headers and timestamps to Kafka.
 ///
 /// Defaults (each overridable by setting the property): idempotence on, the
 /// Java-compatible `murmur2_random` partitioner (so producers in any language put a key
-/// on the same partition), `linger.ms=5` batching. A background thread serves
-/// delivery reports: `onDelivery` runs there, once per record, and must not call `send`.
+/// on the same partition), `linger.ms=5` batching.
 ///
-/// `send` blocks while librdkafka's queue is full (bounded by `message.timeout.ms`).
+/// `onDelivery` runs once per record, in librdkafka's order and never on two threads at
+/// once: usually on the producer's own reporting thread, but also on a thread waiting in
+/// `send` (queue full: `queue.buffering.max.messages`) or `flush`. It must not call `send`.
 public final class Producer: Sendable {
     public static let defaultProperties: [String: String] = [
         "enable.idempotence": "true",
@@ -36,10 +40,10 @@ public final class Producer: Sendable {
     }
 
     deinit {
+        poller.stop()
         if !closed.load(ordering: .acquiring) {
             rd_kafka_flush(client.handle, 10_000)
         }
-        poller.stop()
     }
 
     /// The handle for `name`, created on first use and cached.
@@ -64,13 +68,19 @@ public final class Producer: Sendable {
                      headers: [RecordHeader] = [], timestamp_ms: Int64 = 0, token: UInt = 0) throws {
         if closed.load(ordering: .relaxed) { throw KafkaError.closed("producer") }
         let headerList = headers.isEmpty ? nil : Self.makeHeaders(headers)
-        let err = amore_produce(client.handle, topic.handle,
+        var err: rd_kafka_resp_err_t
+        repeat {
+            err = amore_produce(client.handle, topic.handle,
                                 partition ?? RDKafkaConstants.partitionUnassigned,
-                                RDKafkaConstants.messageFlagCopy | RDKafkaConstants.messageFlagBlock,
+                                RDKafkaConstants.messageFlagCopy,
                                 key?.baseAddress, key?.count ?? 0,
                                 value?.baseAddress, value?.count ?? 0,
                                 headerList, timestamp_ms,
                                 UnsafeMutableRawPointer(bitPattern: token))
+            // Queue full: free space by serving delivery reports here, as a hand-written
+            // loop would, unless the reporting thread is already doing so.
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL, poller.serve(timeout_ms: 10) == nil { usleep(100) }
+        } while err == RD_KAFKA_RESP_ERR__QUEUE_FULL
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             if let headerList { rd_kafka_headers_destroy(headerList) }
             throw KafkaError(err, context: "send to \(topic.name)")
@@ -94,7 +104,8 @@ public final class Producer: Sendable {
 
     /// Waits until every record sent so far has been reported.
     public func flush(timeout_ms: Int32 = 30_000) throws {
-        let err = rd_kafka_flush(client.handle, timeout_ms)
+        // rd_kafka_flush serves delivery reports itself: keep the reporting thread out meanwhile.
+        let err = poller.exclusively { rd_kafka_flush(client.handle, timeout_ms) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw client.explained(KafkaError(err, message: "\(pendingCount) records still pending after \(timeout_ms) ms", context: "producer flush"))
         }

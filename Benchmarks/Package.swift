@@ -1,0 +1,37 @@
+// swift-tools-version:6.1
+import Foundation
+import PackageDescription
+
+// The root package's identity is its folder's name, which differs between clones.
+let rootPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+let root = rootPath.lastPathComponent.lowercased()
+
+let package = Package(
+    name: "AmoreBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The baseline: the same loops written directly on librdkafka's C API.
+        .target(
+            name: "RawKafkaLoops",
+            path: "Sources/RawKafkaLoops",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("rdkafka")]
+        ),
+        .executableTarget(
+            name: "KafkaThroughput",
+            dependencies: [
+                "RawKafkaLoops",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AmoreKafka", package: root),
+                .product(name: "AmoreLocalBroker", package: root),
+            ],
+            path: "KafkaThroughput",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
