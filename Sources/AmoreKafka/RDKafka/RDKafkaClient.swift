@@ -8,9 +8,22 @@ final class RDKafkaCallbacks: Sendable {
     let onError: @Sendable (KafkaError) -> Void
     let onDelivery: (@Sendable (DeliveryReport) -> Void)?
     let onRebalance: (@Sendable (RDKafkaCallbacks, OpaquePointer, rd_kafka_resp_err_t, RDKafkaTopicPartitionList.Pointer) -> Void)?
-    /// The last problem librdkafka reported (error event or error-level log line), to
-    /// explain a later timeout or transport failure.
-    let lastProblem = Mutex<String?>(nil)
+    /// The last few problems librdkafka reported (error events, error-level log lines),
+    /// to explain a later timeout or transport failure: a connection failure is usually
+    /// followed by a vaguer "all brokers are down", and both are worth telling.
+    private let recentProblems = Mutex<[String]>([])
+
+    func noteProblem(_ message: String) {
+        recentProblems.withLock { problems in
+            problems.removeAll { $0 == message }
+            problems.append(message)
+            if problems.count > 3 { problems.removeFirst() }
+        }
+    }
+
+    var problemSummary: String? {
+        recentProblems.withLock { $0.isEmpty ? nil : $0.joined(separator: "; ") }
+    }
     /// Set once, right after the handle exists and before any poll can call back.
     nonisolated(unsafe) weak var client: RDKafkaClient?
 
@@ -104,8 +117,8 @@ final class RDKafkaClient: @unchecked Sendable {
     /// A timeout says little on its own; add what librdkafka last complained about.
     func explained(_ error: KafkaError) -> KafkaError {
         guard error.code == KafkaError.timedOutCode || error.code == KafkaError.transportCode,
-              let last = callbacks.lastProblem.withLock({ $0 }) else { return error }
-        return KafkaError(code: error.code, message: "\(error.message); last broker error: \(last)", context: error.context)
+              let problems = callbacks.problemSummary else { return error }
+        return KafkaError(code: error.code, message: "\(error.message); recent broker errors: \(problems)", context: error.context)
     }
 }
 
@@ -120,7 +133,7 @@ private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePoi
     default: .debug
     }
     let message = text.map { String(cString: $0) } ?? ""
-    if level <= 3 { callbacks.lastProblem.withLock { $0 = message } }
+    if level <= 3 { callbacks.noteProblem(message) }
     callbacks.logger.log(level: logLevel, "\(message)",
                          metadata: ["facility": "\(facility.map { String(cString: $0) } ?? "")"])
 }
@@ -133,7 +146,7 @@ private let rdKafkaErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafeP
         let original = rd_kafka_fatal_error(handle, &text, text.count)
         error = KafkaError(original, message: "fatal: \(String(decodingCString: text))", context: "kafka client")
     }
-    callbacks.lastProblem.withLock { $0 = error.message }
+    callbacks.noteProblem(error.message)
     callbacks.onError(error)
 }
 

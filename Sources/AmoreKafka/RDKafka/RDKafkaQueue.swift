@@ -28,7 +28,7 @@ enum RDKafkaQueue {
                     let text = String(cString: rd_kafka_message_errstr(message))
                     let where_ = topic.map { "consume \($0)[\(message.pointee.partition)]" } ?? "consume"
                     let error = KafkaError(err, message: text, context: where_)
-                    callbacks.lastProblem.withLock { $0 = error.message }
+                    callbacks.noteProblem(error.message)
                     callbacks.onError(error)
                 }
                 rd_kafka_message_destroy(message)
