@@ -41,34 +41,8 @@ public final class Admin: Sendable {
         } results: { event in
             var count = 0
             let results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count)
-            for index in 0..<count {
-                let result = results![index]
-                let err = rd_kafka_topic_result_error(result)
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR || (ifNotExists && err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) { continue }
-                let name = String(cString: rd_kafka_topic_result_name(result))
-                let text = rd_kafka_topic_result_error_string(result).map { String(cString: $0) }
-                throw KafkaError(err, message: text, context: "create topic '\(name)'")
-            }
-        }
-    }
-
-    /// Deletes `topics`; a topic that does not exist is not an error.
-    public func deleteTopics(_ names: [String], timeout_ms: Int32 = 10_000) throws {
-        guard !names.isEmpty else { return }
-        var deletions: [OpaquePointer?] = names.map { rd_kafka_DeleteTopic_new($0) }
-        defer { for deletion in deletions { rd_kafka_DeleteTopic_destroy(deletion) } }
-        try runAdminRequest(RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms: timeout_ms, context: "delete topics") { options, queue in
-            deletions.withUnsafeMutableBufferPointer { buffer in
-                rd_kafka_DeleteTopics(client.handle, buffer.baseAddress, buffer.count, options, queue)
-            }
-        } results: { event in
-            var count = 0
-            let results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count)
-            for index in 0..<count {
-                let err = rd_kafka_topic_result_error(results![index])
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART { continue }
-                throw KafkaError(err, context: "delete topic '\(String(cString: rd_kafka_topic_result_name(results![index])))'")
-            }
+            try Self.checkTopicResults(results, count: count, verb: "create",
+                                       tolerated: ifNotExists ? [RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS] : [])
         }
     }
 
@@ -99,6 +73,19 @@ public final class Admin: Sendable {
             }
             try? Task.checkCancellation()
             usleepMilliseconds(50)
+        }
+    }
+
+    /// Throws the first per-topic failure of an admin result that is not `tolerated`.
+    private static func checkTopicResults(_ results: UnsafeMutablePointer<OpaquePointer?>?, count: Int, verb: String,
+                                          tolerated: [rd_kafka_resp_err_t]) throws {
+        for index in 0..<count {
+            guard let result = results?[index] else { continue }
+            let err = rd_kafka_topic_result_error(result)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR || tolerated.contains(err) { continue }
+            let name = String(cString: rd_kafka_topic_result_name(result))
+            let text = rd_kafka_topic_result_error_string(result).map { String(cString: $0) }
+            throw KafkaError(err, message: text, context: "\(verb) topic '\(name)'")
         }
     }
 

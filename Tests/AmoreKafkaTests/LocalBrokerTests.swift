@@ -25,3 +25,55 @@ import Testing
         broker.stop()  // idempotent
     }
 }
+
+/// Losing the broker mid-stream: no crash, no hang, the failure is surfaced.
+@Suite struct BrokerLossTests {
+    @Test func producerAndConsumerSurviveTheBrokerGoingAway() throws {
+        let broker = try LocalBroker.start()
+        let servers = broker.bootstrapServers
+        let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: servers))
+        try admin.createTopics([NewTopic("loss", partitions: 1)])
+        try admin.waitForTopics(["loss"])
+
+        var quiet = Logger(label: "loss")
+        quiet.logLevel = .critical
+        let reports = Locked<[DeliveryReport]>([])
+        let producerErrors = Locked<[KafkaError]>([])
+        let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers, ["message.timeout.ms": "2000"]),
+                                    logger: quiet,
+                                    onError: { error in producerErrors.withLock { $0.append(error) } },
+                                    onDelivery: { report in reports.withLock { $0.append(report) } })
+        let consumerErrors = Locked<[KafkaError]>([])
+        let consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup), logger: quiet,
+                                    onError: { error in consumerErrors.withLock { $0.append(error) } })
+        try consumer.assign([TopicPartition("loss", 0, offset: KafkaOffset.beginning)])
+
+        for i in 0..<10 { try producer.send(to: "loss", key: nil, value: Array("before-\(i)".utf8), token: UInt(i)) }
+        try producer.flush()
+        var received = 0
+        #expect(eventually(timeout_s: 10) {
+            consumer.poll(timeout_ms: 100) { received += $0.count }
+            return received == 10
+        })
+        #expect(reports.value.count == 10 && reports.value.allSatisfy(\.isDelivered))
+
+        broker.stop()
+        for i in 10..<15 { try producer.send(to: "loss", key: nil, value: Array("after-\(i)".utf8), token: UInt(i)) }
+        // The records sent into the void are reported failed once message.timeout.ms passes.
+        #expect(eventually(timeout_s: 10) { reports.value.count == 15 })
+        let lost = reports.value.filter { $0.token >= 10 }
+        #expect(lost.count == 5 && lost.allSatisfy { $0.errorCode == KafkaError.messageTimedOutCode }, "\(lost.map(\.errorCode))")
+        // The consumer keeps returning from poll and reports the lost connection.
+        #expect(eventually(timeout_s: 10) {
+            consumer.poll(timeout_ms: 100) { received += $0.count }
+            return consumerErrors.value.contains { $0.code == KafkaError.transportCode || $0.code == KafkaError.allBrokersDownCode }
+        }, "\(consumerErrors.value)")
+        #expect(received == 10)
+        #expect(!producerErrors.value.isEmpty)
+
+        let closing = ContinuousClock.now
+        try producer.close(timeout_ms: 3_000)
+        try? consumer.close()
+        #expect(ContinuousClock.now - closing < .seconds(10), "closing without a broker does not hang")
+    }
+}
