@@ -1,12 +1,14 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Dependencies point one way: CRdKafka → AmoreKafka → AmoreLocalBroker → amore.
+// Dependencies point one way: CRdKafka → AmoreKafka → AmoreLocalBroker → amore;
+// AmoreCore (the domain) depends on nothing.
 // AmoreKafka knows Kafka, not pizzas; the domain modules arrive on top of it.
 let package = Package(
     name: "amore",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "AmoreCore", targets: ["AmoreCore"]),
         .library(name: "AmoreKafka", targets: ["AmoreKafka"]),
         .library(name: "AmoreLocalBroker", targets: ["AmoreLocalBroker"]),
         .executable(name: "amore", targets: ["amore"]),
@@ -21,6 +23,8 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev (>= 2.8, or scripts/setup builds it)"])]
         ),
+        // The domain: contracts, model, geo, ETA, rankings. No Kafka, no I/O.
+        .target(name: "AmoreCore"),
         .target(
             name: "AmoreKafka",
             dependencies: [
@@ -43,6 +47,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "AmoreCoreTests",
+            dependencies: ["AmoreCore"]
         ),
         .testTarget(
             name: "AmoreKafkaTests",

@@ -1,0 +1,380 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A strict, allocation-free JSON reader over bytes (RFC 8259 grammar: escapes,
+/// exponents, whitespace), for decoders that know their fields. It validates UTF-8 in
+/// strings, limits nesting, and reports errors with a reason and the byte offset.
+struct JSONReader {
+    static let maxDepth = 32
+
+    struct Failure: Error {
+        let reason: EventRejection.Reason
+        let message: String
+    }
+
+    enum Number {
+        case integer(Int64)
+        case double(Double)
+
+        /// The value as an integer when it is one (1000, 1e3 and 1000.0 alike).
+        var exactInteger: Int64? {
+            switch self {
+            case .integer(let value): return value
+            case .double(let value):
+                guard value.rounded(.towardZero) == value, value >= -9.2e18, value <= 9.2e18 else { return nil }
+                return Int64(value)
+            }
+        }
+
+        var double: Double {
+            switch self {
+            case .integer(let value): Double(value)
+            case .double(let value): value
+            }
+        }
+    }
+
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    @inline(__always) var atEnd: Bool { index >= bytes.count }
+
+    @inline(__always) mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
+    }
+
+    /// The next non-whitespace byte, not consumed.
+    @inline(__always) mutating func peek() throws -> UInt8 {
+        skipWhitespace()
+        guard index < bytes.count else { throw truncated() }
+        return bytes[index]
+    }
+
+    @inline(__always) mutating func expect(_ byte: UInt8) throws {
+        guard try peek() == byte else { throw unexpected("'\(Character(Unicode.Scalar(byte)))'") }
+        index += 1
+    }
+
+    func truncated() -> Failure { Failure(reason: .malformedJSON, message: "unexpected end of document at byte \(index)") }
+
+    func unexpected(_ wanted: String) -> Failure {
+        guard index < bytes.count else { return truncated() }
+        return Failure(reason: .malformedJSON, message: "expected \(wanted) at byte \(index), found 0x\(String(bytes[index], radix: 16))")
+    }
+
+    // MARK: objects
+
+    /// Reads `{ "key": value, ... }`, calling `member` with each key (decoded, valid only
+    /// during the call); `member` must consume the value.
+    mutating func readObject(depth: Int, _ member: (UnsafeRawBufferPointer, inout JSONReader) throws -> Void) throws {
+        guard depth <= Self.maxDepth else { throw Failure(reason: .tooDeep, message: "nesting deeper than \(Self.maxDepth) levels") }
+        try expect(UInt8(ascii: "{"))
+        if try peek() == UInt8(ascii: "}") { index += 1; return }
+        try withUnsafeTemporaryAllocation(byteCount: 128, alignment: 1) { scratch in
+            while true {
+                guard try peek() == UInt8(ascii: "\"") else { throw unexpected("a member name") }
+                let key = try readString(scratch: scratch, overflow: .empty)
+                try expect(UInt8(ascii: ":"))
+                try member(key, &self)
+                switch try peek() {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"): index += 1; return
+                default: throw unexpected("',' or '}'")
+                }
+            }
+        }
+    }
+
+    /// Reads `[ value, ... ]`, calling `element` for each; it must consume the value.
+    mutating func readArray(depth: Int, _ element: (Int, inout JSONReader) throws -> Void) throws {
+        guard depth <= Self.maxDepth else { throw Failure(reason: .tooDeep, message: "nesting deeper than \(Self.maxDepth) levels") }
+        try expect(UInt8(ascii: "["))
+        if try peek() == UInt8(ascii: "]") { index += 1; return }
+        var position = 0
+        while true {
+            try element(position, &self)
+            position += 1
+            switch try peek() {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return
+            default: throw unexpected("',' or ']'")
+            }
+        }
+    }
+
+    /// Skips any value, validating it.
+    mutating func skipValue(depth: Int) throws {
+        switch try peek() {
+        case UInt8(ascii: "{"): try readObject(depth: depth) { _, reader in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["): try readArray(depth: depth) { _, reader in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "t"): try readLiteral("true")
+        case UInt8(ascii: "f"): try readLiteral("false")
+        case UInt8(ascii: "n"): try readLiteral("null")
+        default: _ = try readNumber()
+        }
+    }
+
+    mutating func readLiteral(_ literal: StaticString) throws {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw truncated() }
+        guard memcmp(bytes.baseAddress! + index, literal.utf8Start, count) == 0 else { throw unexpected("a value") }
+        index += count
+    }
+
+    /// `true` or `false`; nil (nothing consumed) if the value is something else.
+    mutating func readBool() throws -> Bool? {
+        switch try peek() {
+        case UInt8(ascii: "t"): try readLiteral("true"); return true
+        case UInt8(ascii: "f"): try readLiteral("false"); return false
+        default: return nil
+        }
+    }
+
+    /// Consumes `null` if it is next.
+    mutating func readNull() throws -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        try readLiteral("null")
+        return true
+    }
+
+    // MARK: strings
+
+    enum Overflow { case empty, fail }
+
+    /// Reads a string. Without escapes the result points into the document; with them it
+    /// is decoded into `scratch`. A decoded string longer than `scratch` gives an empty
+    /// result (`.empty`: still validated) or a `string_too_long` failure (`.fail`).
+    mutating func readString(scratch: UnsafeMutableRawBufferPointer, overflow: Overflow) throws -> UnsafeRawBufferPointer {
+        try expect(UInt8(ascii: "\""))
+        let start = index
+        // Fast path: plain ASCII up to the closing quote.
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return UnsafeRawBufferPointer(rebasing: bytes[start..<(index - 1)])
+            }
+            if byte == UInt8(ascii: "\\") || byte >= 0x80 || byte < 0x20 { break }
+            index += 1
+        }
+        // Slow path: copy what we have, then decode escapes and validate UTF-8.
+        var length = index - start
+        var fits = length <= scratch.count
+        if fits { scratch.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: length) }
+        func append(_ byte: UInt8) {
+            if fits && length < scratch.count { scratch[length] = byte } else { fits = false }
+            length += 1
+        }
+        while true {
+            guard index < bytes.count else { throw truncated() }
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                if fits { return UnsafeRawBufferPointer(rebasing: scratch[0..<length]) }
+                if overflow == .fail { throw Failure(reason: .stringTooLong, message: "string longer than \(scratch.count) bytes") }
+                return UnsafeRawBufferPointer(start: scratch.baseAddress, count: 0)
+            case UInt8(ascii: "\\"):
+                index += 1
+                guard index < bytes.count else { throw truncated() }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): append(escape)
+                case UInt8(ascii: "b"): append(0x08)
+                case UInt8(ascii: "f"): append(0x0C)
+                case UInt8(ascii: "n"): append(0x0A)
+                case UInt8(ascii: "r"): append(0x0D)
+                case UInt8(ascii: "t"): append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try readHex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            throw Failure(reason: .invalidUTF8, message: "unpaired surrogate escape at byte \(index)")
+                        }
+                        index += 2
+                        let low = try readHex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw Failure(reason: .invalidUTF8, message: "unpaired surrogate escape at byte \(index)") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw Failure(reason: .invalidUTF8, message: "unpaired surrogate escape at byte \(index)")
+                    }
+                    for unit in UTF8.encode(Unicode.Scalar(scalar)!)! { append(unit) }
+                default:
+                    throw Failure(reason: .malformedJSON, message: "invalid escape at byte \(index - 1)")
+                }
+            case 0..<0x20:
+                throw Failure(reason: .malformedJSON, message: "control character in string at byte \(index)")
+            case 0x80...:
+                let sequence = try utf8SequenceLength(at: index)
+                for offset in 0..<sequence { append(bytes[index + offset]) }
+                index += sequence
+            default:
+                append(byte)
+                index += 1
+            }
+        }
+    }
+
+    mutating func skipString() throws {
+        _ = try withUnsafeTemporaryAllocation(byteCount: 0, alignment: 1) { empty in
+            try readString(scratch: empty, overflow: .empty)
+        }
+    }
+
+    private mutating func readHex4() throws -> UInt32 {
+        guard index + 4 <= bytes.count else { throw truncated() }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw Failure(reason: .malformedJSON, message: "invalid \\u escape at byte \(index)")
+            }
+            value = value << 4 | digit
+            index += 1
+        }
+        return value
+    }
+
+    /// Length of the well-formed UTF-8 sequence at `position` (RFC 3629: no overlongs,
+    /// no surrogates, nothing above U+10FFFF).
+    private func utf8SequenceLength(at position: Int) throws -> Int {
+        let lead = bytes[position]
+        let length: Int
+        var lowest: UInt8 = 0x80
+        var highest: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lowest = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; highest = 0x9F
+        case 0xF0: length = 4; lowest = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; highest = 0x8F
+        default: throw Failure(reason: .invalidUTF8, message: "invalid UTF-8 lead byte 0x\(String(lead, radix: 16)) at byte \(position)")
+        }
+        guard position + length <= bytes.count else { throw Failure(reason: .invalidUTF8, message: "truncated UTF-8 sequence at byte \(position)") }
+        for offset in 1..<length {
+            let byte = bytes[position + offset]
+            let (low, high) = offset == 1 ? (lowest, highest) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= low && byte <= high else {
+                throw Failure(reason: .invalidUTF8, message: "invalid UTF-8 continuation at byte \(position + offset)")
+            }
+        }
+        return length
+    }
+
+    // MARK: numbers
+
+    private static let powersOf10: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// Reads a number (RFC 8259 grammar). Integers without fraction or exponent that fit
+    /// in Int64 stay exact; others become the correctly rounded Double.
+    mutating func readNumber() throws -> Number {
+        skipWhitespace()
+        let start = index
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { negative = true; index += 1 }
+        guard index < bytes.count else { throw truncated() }
+        guard isDigit(bytes[index]) else { throw unexpected("a value") }
+        var mantissa: UInt64 = 0
+        var significantDigits = 0
+        var exact = true
+        @inline(__always) func addDigit(_ byte: UInt8) {
+            if significantDigits < 19 {
+                mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
+                if mantissa != 0 { significantDigits += 1 }
+            } else {
+                exact = false
+            }
+        }
+        var droppedIntegerDigits = 0
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            while index < bytes.count, isDigit(bytes[index]) {
+                if significantDigits >= 19 { droppedIntegerDigits += 1 }
+                addDigit(bytes[index])
+                index += 1
+            }
+        }
+        var isInteger = true
+        var fractionDigits = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw unexpected("a digit") }
+            while index < bytes.count, isDigit(bytes[index]) {
+                if significantDigits < 19 { fractionDigits += 1 }
+                addDigit(bytes[index])
+                index += 1
+            }
+        }
+        var exponent = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
+            index += 1
+            var exponentNegative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw unexpected("a digit") }
+            while index < bytes.count, isDigit(bytes[index]) {
+                exponent = min(exponent * 10 + Int(bytes[index] - UInt8(ascii: "0")), 100_000)
+                index += 1
+            }
+            if exponentNegative { exponent = -exponent }
+        }
+        if isInteger && exact {
+            if negative {
+                if mantissa <= UInt64(Int64.max) + 1 { return .integer(mantissa == UInt64(Int64.max) + 1 ? Int64.min : -Int64(mantissa)) }
+            } else if mantissa <= UInt64(Int64.max) {
+                return .integer(Int64(mantissa))
+            }
+        }
+        let decimalExponent = exponent - fractionDigits + droppedIntegerDigits
+        if exact, mantissa < (1 << 53), abs(decimalExponent) <= 22 {
+            // Exact: both operands are exactly representable, one rounding.
+            var value = Double(mantissa)
+            value = decimalExponent < 0 ? value / Self.powersOf10[-decimalExponent] : value * Self.powersOf10[decimalExponent]
+            return .double(negative ? -value : value)
+        }
+        return .double(try slowDouble(from: start))
+    }
+
+    private func slowDouble(from start: Int) throws -> Double {
+        let length = index - start
+        guard length < 512 else { throw Failure(reason: .outOfRange, message: "number with \(length) characters") }
+        let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer -> Double in
+            for offset in 0..<length { buffer[offset] = CChar(bitPattern: bytes[start + offset]) }
+            buffer[length] = 0
+            return strtod(buffer.baseAddress!, nil)
+        }
+        guard value.isFinite else { throw Failure(reason: .outOfRange, message: "number out of range at byte \(start)") }
+        return value
+    }
+
+    @inline(__always) private func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+}
