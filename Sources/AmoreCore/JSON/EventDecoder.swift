@@ -199,6 +199,13 @@ public enum EventDecoder {
 }
 
 extension JSONReader {
+    /// A value of the wrong type: but a value that is not JSON at all (NaN, garbage) is
+    /// malformed, not mistyped, so it is read first.
+    mutating func mismatch(_ message: String) throws -> Never {
+        try skipValue(depth: 2)
+        throw Failure(reason: .wrongType, message: message)
+    }
+
     mutating func readSchemaVersion() throws {
         let version = try readInteger(in: Int64.min...Int64.max)
         guard version == Int64(currentSchemaVersion) else {
@@ -207,7 +214,7 @@ extension JSONReader {
     }
 
     mutating func readIdentifier() throws -> Identifier {
-        guard try peek() == UInt8(ascii: "\"") else { throw Failure(reason: .wrongType, message: "expected a string") }
+        guard try peek() == UInt8(ascii: "\"") else { try mismatch("expected a string") }
         return try withUnsafeTemporaryAllocation(byteCount: Identifier.maxLength, alignment: 1) { scratch in
             let text: UnsafeRawBufferPointer
             do {
@@ -228,8 +235,7 @@ extension JSONReader {
     mutating func readNumberValue() throws -> Number {
         let next = try peek()
         guard next == UInt8(ascii: "-") || (next >= UInt8(ascii: "0") && next <= UInt8(ascii: "9")) else {
-            _ = try? skipValue(depth: Self.maxDepth)
-            throw Failure(reason: .wrongType, message: "expected a number")
+            try mismatch("expected a number")
         }
         return try readNumber()
     }
@@ -249,15 +255,13 @@ extension JSONReader {
     }
 
     mutating func readBoolean() throws -> Bool {
-        guard let value = try readBool() else {
-            throw Failure(reason: .wrongType, message: "expected true or false")
-        }
+        guard let value = try readBool() else { try mismatch("expected true or false") }
         return value
     }
 
     /// The index of the string value in `names`.
     mutating func readEnum(_ names: [StaticString]) throws -> Int {
-        guard try peek() == UInt8(ascii: "\"") else { throw Failure(reason: .wrongType, message: "expected a string") }
+        guard try peek() == UInt8(ascii: "\"") else { try mismatch("expected a string") }
         return try withUnsafeTemporaryAllocation(byteCount: 32, alignment: 1) { scratch in
             let text = try readString(scratch: scratch, overflow: .empty)
             guard let index = EventDecoder.match(text, names) else {
@@ -269,7 +273,7 @@ extension JSONReader {
     }
 
     mutating func readText(maxCharacters: Int) throws -> String {
-        guard try peek() == UInt8(ascii: "\"") else { throw Failure(reason: .wrongType, message: "expected a string") }
+        guard try peek() == UInt8(ascii: "\"") else { try mismatch("expected a string") }
         return try withUnsafeTemporaryAllocation(byteCount: maxCharacters * 4, alignment: 1) { scratch in
             let text: UnsafeRawBufferPointer
             do {
@@ -285,7 +289,7 @@ extension JSONReader {
     }
 
     mutating func readStyles() throws -> PizzaStyles {
-        guard try peek() == UInt8(ascii: "[") else { throw Failure(reason: .wrongType, message: "expected an array of styles") }
+        guard try peek() == UInt8(ascii: "[") else { try mismatch("expected an array of styles") }
         var styles = PizzaStyles()
         try readArray(depth: 2) { _, reader in
             let bit = try reader.readEnum(PizzaStyles.names)
