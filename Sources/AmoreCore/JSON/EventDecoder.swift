@@ -168,8 +168,14 @@ public enum EventDecoder {
 
     @inline(__always)
     static func match(_ key: UnsafeRawBufferPointer, _ fields: [StaticString]) -> Int? {
-        for (index, name) in fields.enumerated() where name.utf8CodeUnitCount == key.count {
-            if memcmp(name.utf8Start, key.baseAddress!, key.count) == 0 { return index }
+        guard let first = key.first else { return nil }
+        for index in fields.indices {
+            let name = fields[index]
+            // Length and first byte rule out nearly every other name before comparing.
+            if name.utf8CodeUnitCount == key.count, name.utf8Start.pointee == first,
+               memcmp(name.utf8Start, key.baseAddress!, key.count) == 0 {
+                return index
+            }
         }
         return nil
     }

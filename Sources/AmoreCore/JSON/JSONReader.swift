@@ -160,7 +160,23 @@ struct JSONReader {
     mutating func readString(scratch: UnsafeMutableRawBufferPointer, overflow: Overflow) throws -> UnsafeRawBufferPointer {
         try expect(UInt8(ascii: "\""))
         let start = index
-        // Fast path: plain ASCII up to the closing quote.
+        // Fast path, 8 bytes at a time: find the first quote, backslash, control or
+        // non-ASCII byte (SWAR; only the lowest flagged byte is exact, which is the one used).
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let quotes = word ^ (ones &* 0x22)
+            let backslashes = word ^ (ones &* 0x5C)
+            let special = ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
+                | ((word &- ones &* 0x20) & ~word) | word
+            let flagged = special & highs
+            if flagged != 0 {
+                index += flagged.trailingZeroBitCount / 8
+                break
+            }
+            index += 8
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
@@ -299,23 +315,22 @@ struct JSONReader {
         guard index < bytes.count else { throw truncated() }
         guard isDigit(bytes[index]) else { throw unexpected("a value") }
         var mantissa: UInt64 = 0
-        var significantDigits = 0
+        var significantDigits = 0  // digits kept in mantissa, from the first non-zero one
         var exact = true
-        @inline(__always) func addDigit(_ byte: UInt8) {
-            if significantDigits < 19 {
-                mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0"))
-                if mantissa != 0 { significantDigits += 1 }
-            } else {
-                exact = false
-            }
-        }
         var droppedIntegerDigits = 0
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else {
-            while index < bytes.count, isDigit(bytes[index]) {
-                if significantDigits >= 19 { droppedIntegerDigits += 1 }
-                addDigit(bytes[index])
+            while index < bytes.count {
+                let digit = bytes[index] &- UInt8(ascii: "0")
+                if digit >= 10 { break }
+                if significantDigits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(digit)
+                    significantDigits += 1
+                } else {
+                    exact = false
+                    droppedIntegerDigits += 1
+                }
                 index += 1
             }
         }
@@ -325,9 +340,16 @@ struct JSONReader {
             isInteger = false
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw unexpected("a digit") }
-            while index < bytes.count, isDigit(bytes[index]) {
-                if significantDigits < 19 { fractionDigits += 1 }
-                addDigit(bytes[index])
+            while index < bytes.count {
+                let digit = bytes[index] &- UInt8(ascii: "0")
+                if digit >= 10 { break }
+                if significantDigits < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(digit)
+                    if mantissa != 0 { significantDigits += 1 }
+                    fractionDigits += 1
+                } else {
+                    exact = false
+                }
                 index += 1
             }
         }

@@ -25,16 +25,12 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
         self = value
     }
 
+    /// A-Z a-z 0-9 . _ : - as a 128-bit set (one shift and mask per byte).
     @inlinable
     static func isIdentifierByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"),
-             UInt8(ascii: ":"), UInt8(ascii: "-"):
-            true
-        default:
-            false
-        }
+        let low: UInt64 = 0x07FF_6000_0000_0000   // '-' '.' '0'...'9' ':'
+        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE  // 'A'...'Z' '_' 'a'...'z'
+        return byte < 64 ? (low >> byte) & 1 == 1 : byte < 128 && (high >> (byte - 64)) & 1 == 1
     }
 
     /// The identifier's bytes, valid inside `body`.

@@ -1,0 +1,166 @@
+// Event decoding: AmoreCore's EventDecoder against Foundation's JSONDecoder on the same
+// ~200-byte documents (fields in shuffled order), in the same run.
+import AmoreCore
+import Benchmark
+import Foundation
+
+let documentCount = 1_000
+let recordTimestamp_ms: Int64 = 1_764_000_060_000
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Members of a flat object in random order.
+func shuffledObject(_ members: [(String, String)], _ random: inout SplitMix64) -> [UInt8] {
+    Array(("{" + members.shuffled(using: &random).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}").utf8)
+}
+
+let courierDocuments: [[UInt8]] = {
+    var random = SplitMix64(state: 7)
+    return (0..<documentCount).map { i in
+        shuffledObject([("schema_version", "1"), ("courier_id", "\"austin-courier-\(10_000 + i)\""), ("market_id", "\"austin\""),
+                        ("lat", "\(30.2 + Double(i % 997) / 10_000)"), ("lon", "\(-97.75 + Double(i % 991) / 10_000)"),
+                        ("status", i % 3 == 0 ? "\"to_restaurant\"" : "\"available\""), ("event_time_ms", "\(1_764_000_000_000 + i * 4)"),
+                        ("speed_mps", "\(Double(i % 120) / 10)"), ("heading_deg", "\(i % 360)")], &random)
+    }
+}()
+
+let orderDocuments: [[UInt8]] = {
+    var random = SplitMix64(state: 11)
+    let types = ["placed", "started", "ready", "picked_up", "cancelled"]
+    return (0..<documentCount).map { i in
+        shuffledObject([("schema_version", "1"), ("event_id", "\"evt-\(900_000_000 + i)\""), ("restaurant_id", "\"austin-restaurant-\(100 + i % 600)\""),
+                        ("market_id", "\"austin\""), ("order_id", "\"order-\(50_000_000 + i / 4)\""), ("type", "\"\(types[i % 5])\""),
+                        ("channel", i % 4 == 0 ? "\"pickup\"" : "\"delivery\""), ("event_time_ms", "\(1_764_000_000_000 + i * 37)")], &random)
+    }
+}()
+
+let marketKey = Array("austin".utf8)
+
+// What Foundation decodes: the same fields, Codable.
+struct FoundationCourierPing: Decodable {
+    let schema_version: Int
+    let courier_id: String
+    let market_id: String
+    let lat: Double
+    let lon: Double
+    let status: String
+    let event_time_ms: Int64
+    let speed_mps: Double?
+    let heading_deg: Double?
+}
+
+struct FoundationOrderEvent: Decodable {
+    let schema_version: Int
+    let event_id: String
+    let restaurant_id: String
+    let market_id: String
+    let order_id: String
+    let type: String
+    let channel: String
+    let event_time_ms: Int64
+}
+
+@inline(never)
+func decodeAllPings() -> Int {
+    var checksum = 0
+    marketKey.withUnsafeBytes { key in
+        let context = RecordContext(key: key, timestamp_ms: recordTimestamp_ms)
+        for document in courierDocuments {
+            document.withUnsafeBytes { bytes in
+                if let ping = try? EventDecoder.decodeCourierPing(bytes, context: context) { checksum &+= Int(ping.status.rawValue) &+ Int(ping.courierID.count) }
+            }
+        }
+    }
+    return checksum
+}
+
+@inline(never)
+func decodeAllOrders() -> Int {
+    var checksum = 0
+    marketKey.withUnsafeBytes { key in
+        let context = RecordContext(key: key, timestamp_ms: recordTimestamp_ms)
+        for document in orderDocuments {
+            document.withUnsafeBytes { bytes in
+                if let event = try? EventDecoder.decodeOrderEvent(bytes, context: context) { checksum &+= Int(event.type.rawValue) &+ Int(event.orderID.count) }
+            }
+        }
+    }
+    return checksum
+}
+
+let foundationDecoder = JSONDecoder()
+let courierData = courierDocuments.map { Data($0) }
+let orderData = orderDocuments.map { Data($0) }
+
+@inline(never)
+func foundationDecodeAllPings() -> Int {
+    var checksum = 0
+    for data in courierData {
+        if let ping = try? foundationDecoder.decode(FoundationCourierPing.self, from: data) { checksum &+= ping.status.count &+ ping.courier_id.count }
+    }
+    return checksum
+}
+
+@inline(never)
+func foundationDecodeAllOrders() -> Int {
+    var checksum = 0
+    for data in orderData {
+        if let event = try? foundationDecoder.decode(FoundationOrderEvent.self, from: data) { checksum &+= event.type.count &+ event.order_id.count }
+    }
+    return checksum
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func eventsPerSecond(_ body: () -> Int) -> Double {
+    let start = ContinuousClock.now
+    blackHole(body())
+    return Double(documentCount) / seconds(ContinuousClock.now - start)
+}
+
+let benchmarks: @Sendable () -> Void = {
+    precondition(decodeAllPings() > 0 && foundationDecodeAllPings() > 0, "every benchmark document decodes")
+    let averageBytes = courierDocuments.map(\.count).reduce(0, +) / documentCount
+    let orderBytes = orderDocuments.map(\.count).reduce(0, +) / documentCount
+    FileHandle.standardError.write(Data("documents: courier pings \(averageBytes) B, order events \(orderBytes) B on average\n".utf8))
+
+    // Each event alone: throughput (k events/s, scaled) and mallocs per event.
+    let single = Benchmark.Configuration(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .kilo,
+                                         maxDuration: .seconds(3), maxIterations: 2_000,
+                                         thresholds: [.throughput: .init(relative: [.p50: 25.0]), .wallClock: .init(relative: [.p50: 25.0]),
+                                                      .mallocCountTotal: .init(absolute: [.p50: 0])])
+    Benchmark("decode_courier_ping_amore", configuration: single) { _ in blackHole(decodeAllPings()) }
+    Benchmark("decode_courier_ping_foundation", configuration: single) { _ in blackHole(foundationDecodeAllPings()) }
+    Benchmark("decode_order_event_amore", configuration: single) { _ in blackHole(decodeAllOrders()) }
+    Benchmark("decode_order_event_foundation", configuration: single) { _ in blackHole(foundationDecodeAllOrders()) }
+
+    // Interleaved pairs: the ratio comes from the same moments of the same run.
+    func pair(_ name: String, amore: @escaping () -> Int, foundation: @escaping () -> Int) {
+        let metrics: [BenchmarkMetric] = [.custom("\(name)_amore_kevents_per_s", polarity: .prefersLarger),
+                                          .custom("\(name)_foundation_kevents_per_s", polarity: .prefersLarger),
+                                          .custom("\(name)_amore_vs_foundation_x", polarity: .prefersLarger)]
+        let tolerance = BenchmarkThresholds(relative: [.p50: 25.0])
+        Benchmark("decode_\(name)_vs_foundation",
+                  configuration: .init(metrics: metrics, maxDuration: .seconds(5), maxIterations: 200,
+                                       thresholds: Dictionary(uniqueKeysWithValues: metrics.map { ($0, tolerance) }))) { benchmark in
+            let amoreRate = eventsPerSecond(amore)
+            let foundationRate = eventsPerSecond(foundation)
+            benchmark.measurement(metrics[0], Int(amoreRate / 1_000))
+            benchmark.measurement(metrics[1], Int(foundationRate / 1_000))
+            benchmark.measurement(metrics[2], Int((amoreRate / foundationRate).rounded()))
+        }
+    }
+    pair("courier_ping", amore: decodeAllPings, foundation: foundationDecodeAllPings)
+    pair("order_event", amore: decodeAllOrders, foundation: foundationDecodeAllOrders)
+}
