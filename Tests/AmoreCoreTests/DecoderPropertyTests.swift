@@ -21,7 +21,7 @@ import Testing
     static func identifier(_ prefix: String, _ random: inout SplitMix64) -> Identifier {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
         let length = Int.random(in: 0...20, using: &random)
-        return Identifier(prefix + String((0..<length).map { _ in alphabet.randomElement(using: &random)! }))!
+        return Identifier(validating: prefix + String((0..<length).map { _ in alphabet.randomElement(using: &random)! }))!
     }
 
     static func randomPing(_ random: inout SplitMix64) -> CourierPing {

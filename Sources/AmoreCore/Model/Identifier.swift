@@ -19,7 +19,8 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
         }
     }
 
-    public init?(_ text: String) {
+    /// nil unless `text` is a valid identifier (string literals use the trapping literal init).
+    public init?(validating text: String) {
         var text = text
         guard let value = text.withUTF8({ Identifier(bytes: UnsafeRawBufferPointer($0)) }) else { return nil }
         self = value
@@ -61,7 +62,7 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
 extension Identifier: ExpressibleByStringLiteral {
     /// For tests and fixed values; traps on an invalid literal.
     public init(stringLiteral value: String) {
-        guard let identifier = Identifier(value) else { preconditionFailure("invalid identifier literal '\(value)'") }
+        guard let identifier = Identifier(validating: value) else { preconditionFailure("invalid identifier literal '\(value)'") }
         self = identifier
     }
 }
