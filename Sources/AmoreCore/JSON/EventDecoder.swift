@@ -131,6 +131,7 @@ public enum EventDecoder {
 
     /// Reads one top-level object, handing each known field's index to `member` (which
     /// must consume the value) and skipping unknown ones.
+    @inline(__always)
     static func decodeDocument(_ bytes: UnsafeRawBufferPointer, fields: [StaticString],
                                _ member: (Int, inout JSONReader) throws -> Void) throws(EventRejection) {
         guard bytes.count <= maxDocumentBytes else {

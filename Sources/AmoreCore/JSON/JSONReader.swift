@@ -78,6 +78,7 @@ struct JSONReader {
 
     /// Reads `{ "key": value, ... }`, calling `member` with each key (decoded, valid only
     /// during the call); `member` must consume the value.
+    @inline(__always)
     mutating func readObject(depth: Int, _ member: (UnsafeRawBufferPointer, inout JSONReader) throws -> Void) throws {
         guard depth <= Self.maxDepth else { throw Failure(reason: .tooDeep, message: "nesting deeper than \(Self.maxDepth) levels") }
         try expect(UInt8(ascii: "{"))
@@ -299,10 +300,35 @@ struct JSONReader {
 
     // MARK: numbers
 
-    private static let powersOf10: [Double] = (0...22).map { exponent in
-        var value = 1.0
-        for _ in 0..<exponent { value *= 10 }
-        return value
+    /// 10^exponent for 0...22, all exact in a Double. A switch of literals compiles to a
+    /// constant table: no global array (and no reference counting) on the hot path.
+    @inline(__always) private static func powerOf10(_ exponent: Int) -> Double {
+        switch exponent {
+        case 0: 1e0
+        case 1: 1e1
+        case 2: 1e2
+        case 3: 1e3
+        case 4: 1e4
+        case 5: 1e5
+        case 6: 1e6
+        case 7: 1e7
+        case 8: 1e8
+        case 9: 1e9
+        case 10: 1e10
+        case 11: 1e11
+        case 12: 1e12
+        case 13: 1e13
+        case 14: 1e14
+        case 15: 1e15
+        case 16: 1e16
+        case 17: 1e17
+        case 18: 1e18
+        case 19: 1e19
+        case 20: 1e20
+        case 21: 1e21
+        case 22: 1e22
+        default: .nan
+        }
     }
 
     /// Reads a number (RFC 8259 grammar). Integers without fraction or exponent that fit
@@ -380,7 +406,7 @@ struct JSONReader {
         if exact, mantissa < (1 << 53), abs(decimalExponent) <= 22 {
             // Exact: both operands are exactly representable, one rounding.
             var value = Double(mantissa)
-            value = decimalExponent < 0 ? value / Self.powersOf10[-decimalExponent] : value * Self.powersOf10[decimalExponent]
+            value = decimalExponent < 0 ? value / Self.powerOf10(-decimalExponent) : value * Self.powerOf10(decimalExponent)
             return .double(negative ? -value : value)
         }
         return .double(try slowDouble(from: start))
