@@ -7,24 +7,13 @@ import Foundation
 let documentCount = 1_000
 let recordTimestamp_ms: Int64 = 1_764_000_060_000
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Members of a flat object in random order.
 func shuffledObject(_ members: [(String, String)], _ random: inout SplitMix64) -> [UInt8] {
     Array(("{" + members.shuffled(using: &random).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}").utf8)
 }
 
 let courierDocuments: [[UInt8]] = {
-    var random = SplitMix64(state: 7)
+    var random = SplitMix64(seed: 7)
     return (0..<documentCount).map { i in
         shuffledObject([("schema_version", "1"), ("courier_id", "\"austin-courier-\(10_000 + i)\""), ("market_id", "\"austin\""),
                         ("lat", "\(30.2 + Double(i % 997) / 10_000)"), ("lon", "\(-97.75 + Double(i % 991) / 10_000)"),
@@ -34,7 +23,7 @@ let courierDocuments: [[UInt8]] = {
 }()
 
 let orderDocuments: [[UInt8]] = {
-    var random = SplitMix64(state: 11)
+    var random = SplitMix64(seed: 11)
     let types = ["placed", "started", "ready", "picked_up", "cancelled"]
     return (0..<documentCount).map { i in
         shuffledObject([("schema_version", "1"), ("event_id", "\"evt-\(900_000_000 + i)\""), ("restaurant_id", "\"austin-restaurant-\(100 + i % 600)\""),

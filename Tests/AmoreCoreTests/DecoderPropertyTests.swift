@@ -5,16 +5,6 @@ import Testing
 /// to that event; whatever else the decoder accepts re-encodes to an equivalent event;
 /// nothing crashes. Seeded, so a failure reproduces.
 @Suite struct DecoderPropertyTests {
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let recordTimestamp_ms: Int64 = 1_764_000_000_000
 
@@ -113,7 +103,7 @@ import Testing
     }
 
     @Test func courierPingsSurviveRespellingAndMutation() {
-        var random = SplitMix64(state: 0xC0FFEE)
+        var random = SplitMix64(seed: 0xC0FFEE)
         var accepted = 0
         for _ in 0..<3_000 {
             let ping = Self.randomPing(&random)
@@ -130,7 +120,7 @@ import Testing
     }
 
     @Test func orderEventsSurviveRespellingAndMutation() {
-        var random = SplitMix64(state: 0xBADC0DE)
+        var random = SplitMix64(seed: 0xBADC0DE)
         for _ in 0..<3_000 {
             let event = Self.randomOrder(&random)
             let respelled = Self.respell(EventEncoder.encode(event), &random)
@@ -144,7 +134,7 @@ import Testing
     }
 
     @Test func randomBytesNeverCrashTheDecoders() {
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         for _ in 0..<20_000 {
             let bytes = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
             bytes.withUnsafeBytes { document in
