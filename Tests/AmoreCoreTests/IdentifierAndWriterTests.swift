@@ -12,6 +12,20 @@ import Testing
         }
     }
 
+    /// Every byte value at every position of a 9-byte identifier (both sides of the
+    /// 8-byte word boundary) against the alphabet spelled out.
+    @Test func everyByteIsJudgedAsTheAlphabetSays() {
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-".utf8)
+        for position in 0..<9 {
+            for byte in 0...255 {
+                var bytes = Array("abcdefghi".utf8)
+                bytes[position] = UInt8(byte)
+                let accepted = bytes.withUnsafeBytes { Identifier(bytes: $0) } != nil
+                #expect(accepted == alphabet.contains(UInt8(byte)), "byte \(byte) at \(position)")
+            }
+        }
+    }
+
     @Test func identifiersCompareByValue() {
         let a: Identifier = "r-1"
         #expect(a == Identifier(validating: "r-1"))

@@ -13,10 +13,26 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
         guard bytes.count >= 1, bytes.count <= Self.maxLength else { return nil }
         words = (0, 0, 0, 0, 0, 0, 0, 0)
         count = UInt8(bytes.count)
-        for byte in bytes where !Self.isIdentifierByte(byte) { return nil }
-        withUnsafeMutableBytes(of: &words) { storage in
-            storage.copyMemory(from: bytes)
+        // Eight bytes at a time: load a word, check every byte is in the alphabet, store.
+        let valid = withUnsafeMutableBytes(of: &words) { storage -> Bool in
+            var offset = 0
+            while offset < bytes.count {
+                let remaining = bytes.count - offset
+                var word: UInt64 = 0
+                if remaining >= 8 {
+                    word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                } else {
+                    for index in 0..<remaining { word |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
+                }
+                // Bytes past the end are zero and count as valid.
+                let padding: UInt64 = remaining >= 8 ? 0 : ~0 << (8 * UInt64(remaining)) & Self.highBits
+                guard Self.alphabetBytes(word) | padding == Self.highBits else { return false }
+                storage.storeBytes(of: word, toByteOffset: offset, as: UInt64.self)
+                offset += 8
+            }
+            return true
         }
+        if !valid { return nil }
     }
 
     /// nil unless `text` is a valid identifier (string literals use the trapping literal init).
@@ -26,13 +42,23 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
         self = value
     }
 
-    /// A-Z a-z 0-9 . _ : - as a 128-bit set (one shift and mask per byte).
-    @inlinable
-    static func isIdentifierByte(_ byte: UInt8) -> Bool {
-        let low: UInt64 = 0x07FF_6000_0000_0000   // '-' '.' '0'...'9' ':'
-        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE  // 'A'...'Z' '_' 'a'...'z'
-        return byte < 64 ? (low >> byte) & 1 == 1 : byte < 128 && (high >> (byte - 64)) & 1 == 1
+    @usableFromInline static var highBits: UInt64 { 0x8080_8080_8080_8080 }
+
+    /// For each byte of `word`, its high bit set iff the byte is in the alphabet
+    /// (SWAR range checks; exact because ASCII bytes plus the offsets never carry).
+    @inlinable @inline(__always)
+    static func alphabetBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let ascii = word & (ones &* 0x7F)
+        func within(_ low: UInt64, _ high: UInt64) -> UInt64 {
+            let atLeastLow = ascii &+ ones &* (0x80 - low)
+            let aboveHigh = ascii &+ ones &* (0x7F - high)
+            return atLeastLow & ~aboveHigh
+        }
+        let inAlphabet = within(0x2D, 0x2E) | within(0x30, 0x3A) | within(0x41, 0x5A) | within(0x5F, 0x5F) | within(0x61, 0x7A)
+        return inAlphabet & ~word & highBits  // and not a byte ≥ 0x80
     }
+
 
     /// The identifier's bytes, valid inside `body`.
     @inlinable
