@@ -248,6 +248,29 @@ extension JSONReader {
     }
 
     mutating func readInteger(in range: ClosedRange<Int64>) throws -> Int64 {
+        // Fast path for the usual spelling (-?[1-9][0-9]{0,17} or 0, then no fraction or
+        // exponent); everything else takes the general number reader.
+        skipWhitespace()
+        var position = index
+        let negative = position < bytes.count && bytes[position] == UInt8(ascii: "-")
+        if negative { position += 1 }
+        let firstDigit = position
+        var magnitude: Int64 = 0
+        while position < bytes.count {
+            let digit = bytes[position] &- UInt8(ascii: "0")
+            if digit >= 10 { break }
+            magnitude = magnitude &* 10 &+ Int64(digit)
+            position += 1
+        }
+        let digits = position - firstDigit
+        let followedByNumberPart = position < bytes.count
+            && (bytes[position] == UInt8(ascii: ".") || bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E"))
+        if digits >= 1, digits <= 18, !(digits > 1 && bytes[firstDigit] == UInt8(ascii: "0")), !followedByNumberPart {
+            index = position
+            let value = negative ? -magnitude : magnitude
+            guard range.contains(value) else { throw Failure(reason: .outOfRange, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
+            return value
+        }
         guard let value = try readNumberValue().exactInteger else { throw Failure(reason: .wrongType, message: "expected an integer") }
         guard range.contains(value) else { throw Failure(reason: .outOfRange, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
         return value

@@ -158,8 +158,11 @@ struct JSONReader {
     /// Reads a string. Without escapes the result points into the document; with them it
     /// is decoded into `scratch`. A decoded string longer than `scratch` gives an empty
     /// result (`.empty`: still validated) or a `string_too_long` failure (`.fail`).
+    /// Callers `peek()` first (every caller does, to choose what to read), so the opening
+    /// quote is at `index` with no whitespace to skip.
     mutating func readString(scratch: UnsafeMutableRawBufferPointer, overflow: Overflow) throws -> UnsafeRawBufferPointer {
-        try expect(UInt8(ascii: "\""))
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected("a string") }
+        index += 1
         let start = index
         // Fast path, 8 bytes at a time: find the first quote, backslash, control or
         // non-ASCII byte (SWAR; only the lowest flagged byte is exact, which is the one used).
