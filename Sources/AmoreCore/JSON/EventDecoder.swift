@@ -37,26 +37,25 @@ public enum EventDecoder {
     static let courierFields: [StaticString] = ["schema_version", "courier_id", "market_id", "lat", "lon", "status",
                                                 "event_time_ms", "speed_mps", "heading_deg"]
 
+    static let courierRequired: UInt32 = 0b111_1111  // schema_version ... event_time_ms
+
     public static func decodeCourierPing(_ bytes: UnsafeRawBufferPointer, context: RecordContext) throws(EventRejection) -> CourierPing {
-        var courierID: Identifier?, marketID: Identifier?, lat: Double?, lon: Double?
-        var status: CourierStatus?, eventTime: Int64?, speed: Double?, heading: Double?
-        try decodeDocument(bytes, fields: courierFields) { field, reader in
+        // Decoded straight into the event; `seen` says which fields were really there.
+        var ping = CourierPing(courierID: .placeholder, marketID: .placeholder, lat_deg: 0, lon_deg: 0, status: .offline, eventTime_ms: 0)
+        let seen = try decodeDocument(bytes, fields: courierFields) { field, reader in
             switch field {
             case 0: try reader.readSchemaVersion()
-            case 1: courierID = try reader.readIdentifier()
-            case 2: marketID = try reader.readIdentifier()
-            case 3: lat = try reader.readDouble(in: -90...90)
-            case 4: lon = try reader.readDouble(in: -180...180)
-            case 5: status = CourierStatus(rawValue: UInt8(try reader.readEnum(CourierStatus.names)))
-            case 6: eventTime = try reader.readInteger(in: eventTimeRange_ms)
-            case 7: speed = try reader.readDouble(in: 0...100)
-            default: heading = try reader.readDouble(in: 0...360, upperExclusive: true)
+            case 1: ping.courierID = try reader.readIdentifier()
+            case 2: ping.marketID = try reader.readIdentifier()
+            case 3: ping.lat_deg = try reader.readDouble(in: -90...90)
+            case 4: ping.lon_deg = try reader.readDouble(in: -180...180)
+            case 5: ping.status = CourierStatus(rawValue: UInt8(try reader.readEnum(CourierStatus.names)))!
+            case 6: ping.eventTime_ms = try reader.readInteger(in: eventTimeRange_ms)
+            case 7: ping.speed_mps = try reader.readDouble(in: 0...100)
+            default: ping.heading_deg = try reader.readDouble(in: 0...360, upperExclusive: true)
             }
         }
-        let ping = CourierPing(courierID: try required(courierID, 1, courierFields), marketID: try required(marketID, 2, courierFields),
-                               lat_deg: try required(lat, 3, courierFields), lon_deg: try required(lon, 4, courierFields),
-                               status: try required(status, 5, courierFields), eventTime_ms: try required(eventTime, 6, courierFields),
-                               speed_mps: speed, heading_deg: heading)
+        try requireFields(seen, courierRequired, courierFields)
         try checkKey(context, equals: ping.marketID, field: "market_id")
         try checkNotInFuture(ping.eventTime_ms, context, field: "event_time_ms")
         return ping
@@ -67,25 +66,24 @@ public enum EventDecoder {
     static let orderFields: [StaticString] = ["schema_version", "event_id", "restaurant_id", "market_id", "order_id",
                                               "type", "channel", "event_time_ms"]
 
+    static let orderRequired: UInt32 = 0b1111_1111
+
     public static func decodeOrderEvent(_ bytes: UnsafeRawBufferPointer, context: RecordContext) throws(EventRejection) -> OrderEvent {
-        var eventID: Identifier?, restaurantID: Identifier?, marketID: Identifier?, orderID: Identifier?
-        var type: OrderEventType?, channel: OrderChannel?, eventTime: Int64?
-        try decodeDocument(bytes, fields: orderFields) { field, reader in
+        var event = OrderEvent(eventID: .placeholder, restaurantID: .placeholder, marketID: .placeholder, orderID: .placeholder,
+                               type: .placed, channel: .delivery, eventTime_ms: 0)
+        let seen = try decodeDocument(bytes, fields: orderFields) { field, reader in
             switch field {
             case 0: try reader.readSchemaVersion()
-            case 1: eventID = try reader.readIdentifier()
-            case 2: restaurantID = try reader.readIdentifier()
-            case 3: marketID = try reader.readIdentifier()
-            case 4: orderID = try reader.readIdentifier()
-            case 5: type = OrderEventType(rawValue: UInt8(try reader.readEnum(OrderEventType.names)))
-            case 6: channel = OrderChannel(rawValue: UInt8(try reader.readEnum(OrderChannel.names)))
-            default: eventTime = try reader.readInteger(in: eventTimeRange_ms)
+            case 1: event.eventID = try reader.readIdentifier()
+            case 2: event.restaurantID = try reader.readIdentifier()
+            case 3: event.marketID = try reader.readIdentifier()
+            case 4: event.orderID = try reader.readIdentifier()
+            case 5: event.type = OrderEventType(rawValue: UInt8(try reader.readEnum(OrderEventType.names)))!
+            case 6: event.channel = OrderChannel(rawValue: UInt8(try reader.readEnum(OrderChannel.names)))!
+            default: event.eventTime_ms = try reader.readInteger(in: eventTimeRange_ms)
             }
         }
-        let event = OrderEvent(eventID: try required(eventID, 1, orderFields), restaurantID: try required(restaurantID, 2, orderFields),
-                               marketID: try required(marketID, 3, orderFields), orderID: try required(orderID, 4, orderFields),
-                               type: try required(type, 5, orderFields), channel: try required(channel, 6, orderFields),
-                               eventTime_ms: try required(eventTime, 7, orderFields))
+        try requireFields(seen, orderRequired, orderFields)
         try checkKey(context, equals: event.marketID, field: "market_id")
         try checkNotInFuture(event.eventTime_ms, context, field: "event_time_ms")
         return event
@@ -97,31 +95,28 @@ public enum EventDecoder {
                                                 "ovens", "default_prep_s", "delivery_radius_m", "is_open", "updated_at_ms"]
     public static let maxNameCharacters = 120
 
+    static let profileRequired: UInt32 = 0b1111_1111_1111
+
     public static func decodeRestaurantProfile(_ bytes: UnsafeRawBufferPointer, context: RecordContext) throws(EventRejection) -> RestaurantProfile {
-        var restaurantID: Identifier?, marketID: Identifier?, name: String?, lat: Double?, lon: Double?
-        var styles: PizzaStyles?, ovens: Int64?, prep: Int64?, radius: Int64?, isOpen: Bool?, updatedAt: Int64?
-        try decodeDocument(bytes, fields: profileFields) { field, reader in
+        var profile = RestaurantProfile(restaurantID: .placeholder, marketID: .placeholder, name: "", lat_deg: 0, lon_deg: 0, styles: [],
+                                        ovens: 0, defaultPrep_s: 0, deliveryRadius_m: 0, isOpen: false, updatedAt_ms: 0)
+        let seen = try decodeDocument(bytes, fields: profileFields) { field, reader in
             switch field {
             case 0: try reader.readSchemaVersion()
-            case 1: restaurantID = try reader.readIdentifier()
-            case 2: marketID = try reader.readIdentifier()
-            case 3: name = try reader.readText(maxCharacters: maxNameCharacters)
-            case 4: lat = try reader.readDouble(in: -90...90)
-            case 5: lon = try reader.readDouble(in: -180...180)
-            case 6: styles = try reader.readStyles()
-            case 7: ovens = try reader.readInteger(in: 1...100)
-            case 8: prep = try reader.readInteger(in: 1...14_400)
-            case 9: radius = try reader.readInteger(in: 1...50_000)
-            case 10: isOpen = try reader.readBoolean()
-            default: updatedAt = try reader.readInteger(in: eventTimeRange_ms)
+            case 1: profile.restaurantID = try reader.readIdentifier()
+            case 2: profile.marketID = try reader.readIdentifier()
+            case 3: profile.name = try reader.readText(maxCharacters: maxNameCharacters)
+            case 4: profile.lat_deg = try reader.readDouble(in: -90...90)
+            case 5: profile.lon_deg = try reader.readDouble(in: -180...180)
+            case 6: profile.styles = try reader.readStyles()
+            case 7: profile.ovens = Int(try reader.readInteger(in: 1...100))
+            case 8: profile.defaultPrep_s = Int(try reader.readInteger(in: 1...14_400))
+            case 9: profile.deliveryRadius_m = Int(try reader.readInteger(in: 1...50_000))
+            case 10: profile.isOpen = try reader.readBoolean()
+            default: profile.updatedAt_ms = try reader.readInteger(in: eventTimeRange_ms)
             }
         }
-        let profile = RestaurantProfile(
-            restaurantID: try required(restaurantID, 1, profileFields), marketID: try required(marketID, 2, profileFields),
-            name: try required(name, 3, profileFields), lat_deg: try required(lat, 4, profileFields), lon_deg: try required(lon, 5, profileFields),
-            styles: try required(styles, 6, profileFields), ovens: Int(try required(ovens, 7, profileFields)),
-            defaultPrep_s: Int(try required(prep, 8, profileFields)), deliveryRadius_m: Int(try required(radius, 9, profileFields)),
-            isOpen: try required(isOpen, 10, profileFields), updatedAt_ms: try required(updatedAt, 11, profileFields))
+        try requireFields(seen, profileRequired, profileFields)
         try checkKey(context, equals: profile.restaurantID, field: "restaurant_id")
         try checkNotInFuture(profile.updatedAt_ms, context, field: "updated_at_ms")
         return profile
@@ -133,17 +128,17 @@ public enum EventDecoder {
     /// must consume the value) and skipping unknown ones.
     @inline(__always)
     static func decodeDocument(_ bytes: UnsafeRawBufferPointer, fields: [StaticString],
-                               _ member: (Int, inout JSONReader) throws -> Void) throws(EventRejection) {
+                               _ member: (Int, inout JSONReader) throws -> Void) throws(EventRejection) -> UInt32 {
         guard bytes.count <= maxDocumentBytes else {
             throw EventRejection(.documentTooLarge, "document of \(bytes.count) bytes exceeds \(maxDocumentBytes)")
         }
         var reader = JSONReader(bytes)
         var current: Int?
+        var seen: UInt32 = 0
         do {
             if try reader.peek() != UInt8(ascii: "{") {
                 throw JSONReader.Failure(reason: .notAnObject, message: "the document is not a JSON object")
             }
-            var seen: UInt32 = 0
             try reader.readObject(depth: 1) { key, reader in
                 guard let field = match(key, fields) else {
                     current = nil
@@ -160,6 +155,7 @@ public enum EventDecoder {
             }
             reader.skipWhitespace()
             guard reader.atEnd else { throw reader.unexpected("the end of the document") }
+            return seen
         } catch let failure as JSONReader.Failure {
             throw EventRejection(failure.reason, field: current.map { "\(fields[$0])" }, failure.message)
         } catch {
@@ -181,10 +177,12 @@ public enum EventDecoder {
         return nil
     }
 
+    /// The first required field (in contract order) that `seen` lacks is missing.
     @inline(__always)
-    static func required<T>(_ value: T?, _ field: Int, _ fields: [StaticString]) throws(EventRejection) -> T {
-        guard let value else { throw EventRejection(.missingField, field: "\(fields[field])", "required field is missing") }
-        return value
+    static func requireFields(_ seen: UInt32, _ required: UInt32, _ fields: [StaticString]) throws(EventRejection) {
+        let missing = required & ~seen
+        guard missing != 0 else { return }
+        throw EventRejection(.missingField, field: "\(fields[missing.trailingZeroBitCount])", "required field is missing")
     }
 
     static func checkKey(_ context: RecordContext, equals identifier: Identifier, field: String) throws(EventRejection) {

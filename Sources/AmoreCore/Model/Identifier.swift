@@ -36,6 +36,14 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible, Comparabl
     }
 
     /// nil unless `text` is a valid identifier (string literals use the trapping literal init).
+    /// An empty stand-in for a field not decoded yet; never a valid identifier.
+    static let placeholder = Identifier()
+
+    private init() {
+        words = (0, 0, 0, 0, 0, 0, 0, 0)
+        count = 0
+    }
+
     public init?(validating text: String) {
         var text = text
         guard let value = text.withUTF8({ Identifier(bytes: UnsafeRawBufferPointer($0)) }) else { return nil }
