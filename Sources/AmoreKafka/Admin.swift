@@ -53,10 +53,9 @@ public final class Admin: Sendable {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout_ms))
         var lastProblem = "no metadata yet"
         while true {
-            let remaining_ms = Int32(max(1, (deadline - ContinuousClock.now).components.seconds * 1_000
-                                              + (deadline - ContinuousClock.now).components.attoseconds / 1_000_000_000_000_000))
+            let remaining = (deadline - ContinuousClock.now) / .milliseconds(1)
             do {
-                let metadata = try client.metadata(topic: nil, timeout_ms: min(remaining_ms, 2_000))
+                let metadata = try client.metadata(topic: nil, timeout_ms: Int32(max(1, min(remaining, 2_000))))
                 let missing = topics.filter { name in
                     guard let topic = metadata.topic(name), topic.errorCode == 0,
                           topic.partitions.count >= minimumPartitions else { return true }

@@ -43,8 +43,6 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(context): \(message) (\(name), code \(code))" }
 
     public static let timedOutCode = RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue
-    public static let queueFullCode = RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue
-    public static let partitionEOFCode = RD_KAFKA_RESP_ERR__PARTITION_EOF.rawValue
     public static let allBrokersDownCode = RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue
     public static let transportCode = RD_KAFKA_RESP_ERR__TRANSPORT.rawValue
     public static let messageTimedOutCode = RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue

@@ -22,7 +22,6 @@ static const int64_t amore_offset_end = RD_KAFKA_OFFSET_END;
 static const int64_t amore_offset_stored = RD_KAFKA_OFFSET_STORED;
 static const int64_t amore_offset_invalid = RD_KAFKA_OFFSET_INVALID;
 static const int amore_msg_flag_copy = RD_KAFKA_MSG_F_COPY;
-static const int amore_msg_flag_block = RD_KAFKA_MSG_F_BLOCK;
 
 /// rd_kafka_producev without varargs. On success librdkafka owns `headers`;
 /// on failure the caller still does and must destroy them.

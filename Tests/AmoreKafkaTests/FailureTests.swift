@@ -1,7 +1,6 @@
 import AmoreKafka
 import Foundation
 import Synchronization
-import Logging
 import Testing
 
 /// An unreachable broker gives prompt, explicit errors, never a hang. Port 1 on
@@ -9,14 +8,8 @@ import Testing
 @Suite struct FailureTests {
     static let unreachable = "127.0.0.1:1"
 
-    static func quiet(_ label: String) -> Logger {
-        var logger = Logger(label: label)
-        logger.logLevel = .critical
-        return logger
-    }
-
     @Test func describeClusterFailsWithinItsTimeoutAndSaysWhy() throws {
-        let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable), logger: Self.quiet("admin"))
+        let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable), logger: quietLogger("admin"))
         let started = ContinuousClock.now
         let error = #expect(throws: KafkaError.self) { try admin.describeCluster(timeout_ms: 1_000) }
         #expect(ContinuousClock.now - started < .seconds(5))
@@ -25,7 +18,7 @@ import Testing
     }
 
     @Test func waitForTopicsGivesUpWithTheReason() throws {
-        let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable), logger: Self.quiet("admin"))
+        let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable), logger: quietLogger("admin"))
         let error = #expect(throws: KafkaError.self) { try admin.waitForTopics(["amore.orders"], timeout_ms: 1_500) }
         #expect(error?.code == KafkaError.timedOutCode)
         #expect(error?.message.contains("amore.orders") == true, "\(String(describing: error))")
@@ -35,7 +28,7 @@ import Testing
         let reports = Locked<[DeliveryReport]>([])
         let errors = Locked<[KafkaError]>([])
         let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable, ["message.timeout.ms": "1000"]),
-                                    logger: Self.quiet("producer"),
+                                    logger: quietLogger("producer"),
                                     onError: { error in errors.withLock { $0.append(error) } },
                                     onDelivery: { report in reports.withLock { $0.append(report) } })
         try producer.send(to: "amore.orders", key: Array("austin".utf8), value: Array("{}".utf8), token: 42)
@@ -54,7 +47,7 @@ import Testing
     @Test func consumerPollReturnsAndSurfacesTheConnectionError() throws {
         let errors = Locked<[KafkaError]>([])
         let consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: Self.unreachable, TestBroker.fastGroup),
-                                    logger: Self.quiet("consumer"),
+                                    logger: quietLogger("consumer"),
                                     onError: { error in errors.withLock { $0.append(error) } })
         try consumer.assign([TopicPartition("amore.orders", 0, offset: KafkaOffset.beginning)])
         let started = ContinuousClock.now

@@ -1,7 +1,6 @@
 import AmoreKafka
 import AmoreLocalBroker
 import Foundation
-import Logging
 import Testing
 
 /// The same start/stop code that `amore broker` and `./test` use.
@@ -18,9 +17,7 @@ import Testing
 
         broker.stop()
         #expect(!broker.isRunning)
-        var quiet = Logger(label: "probe")
-        quiet.logLevel = .critical
-        let after = try Admin(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers), logger: quiet)
+        let after = try Admin(configuration: KafkaConfiguration(bootstrapServers: broker.bootstrapServers), logger: quietLogger("probe"))
         #expect(throws: KafkaError.self, "nothing answers on the port once stopped") { try after.describeCluster(timeout_ms: 1_000) }
         broker.stop()  // idempotent
     }
@@ -35,8 +32,7 @@ import Testing
         try admin.createTopics([NewTopic("loss", partitions: 1)])
         try admin.waitForTopics(["loss"])
 
-        var quiet = Logger(label: "loss")
-        quiet.logLevel = .critical
+        let quiet = quietLogger("loss")
         let reports = Locked<[DeliveryReport]>([])
         let producerErrors = Locked<[KafkaError]>([])
         let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers, ["message.timeout.ms": "2000"]),

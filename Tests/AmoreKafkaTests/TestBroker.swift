@@ -1,5 +1,6 @@
 import AmoreKafka
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -87,4 +88,11 @@ final class Locked<Value: Sendable>: Sendable {
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
     var value: Value { mutex.withLock { $0 } }
+}
+
+/// A logger for clients that are expected to fail to connect: only critical lines.
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .critical
+    return logger
 }

@@ -144,13 +144,6 @@ struct JSONReader {
         }
     }
 
-    /// Consumes `null` if it is next.
-    mutating func readNull() throws -> Bool {
-        guard try peek() == UInt8(ascii: "n") else { return false }
-        try readLiteral("null")
-        return true
-    }
-
     // MARK: strings
 
     enum Overflow { case empty, fail }

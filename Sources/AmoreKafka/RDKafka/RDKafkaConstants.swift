@@ -7,5 +7,4 @@ enum RDKafkaConstants {
     static let offsetInvalid = amore_offset_invalid
     static let partitionUnassigned = amore_partition_unassigned
     static let messageFlagCopy = amore_msg_flag_copy
-    static let messageFlagBlock = amore_msg_flag_block
 }
