@@ -58,14 +58,17 @@ struct FoundationOrderEvent: Decodable {
     let event_time_ms: Int64
 }
 
-@inline(never)
-func decodeAllPings() -> Int {
+/// Decodes every document with `decoder`, folding each event into a checksum so that
+/// nothing is optimised away. Inlined into each caller, so the decoder call is direct.
+@inline(__always)
+func decodeAll<Event>(_ documents: [[UInt8]], _ decoder: (UnsafeRawBufferPointer, RecordContext) throws(EventRejection) -> Event,
+                      _ weight: (Event) -> Int) -> Int {
     var checksum = 0
     marketKey.withUnsafeBytes { key in
         let context = RecordContext(key: key, timestamp_ms: recordTimestamp_ms)
-        for document in courierDocuments {
+        for document in documents {
             document.withUnsafeBytes { bytes in
-                if let ping = try? EventDecoder.decodeCourierPing(bytes, context: context) { checksum &+= Int(ping.status.rawValue) &+ Int(ping.courierID.count) }
+                if let event = try? decoder(bytes, context) { checksum &+= weight(event) }
             }
         }
     }
@@ -73,39 +76,37 @@ func decodeAllPings() -> Int {
 }
 
 @inline(never)
+func decodeAllPings() -> Int {
+    decodeAll(courierDocuments, EventDecoder.decodeCourierPing) { Int($0.status.rawValue) &+ Int($0.courierID.count) }
+}
+
+@inline(never)
 func decodeAllOrders() -> Int {
-    var checksum = 0
-    marketKey.withUnsafeBytes { key in
-        let context = RecordContext(key: key, timestamp_ms: recordTimestamp_ms)
-        for document in orderDocuments {
-            document.withUnsafeBytes { bytes in
-                if let event = try? EventDecoder.decodeOrderEvent(bytes, context: context) { checksum &+= Int(event.type.rawValue) &+ Int(event.orderID.count) }
-            }
-        }
-    }
-    return checksum
+    decodeAll(orderDocuments, EventDecoder.decodeOrderEvent) { Int($0.type.rawValue) &+ Int($0.orderID.count) }
 }
 
 let foundationDecoder = JSONDecoder()
 let courierData = courierDocuments.map { Data($0) }
 let orderData = orderDocuments.map { Data($0) }
 
-@inline(never)
-func foundationDecodeAllPings() -> Int {
+/// The same for Foundation's JSONDecoder and a Codable twin of the event.
+@inline(__always)
+func foundationDecodeAll<Event: Decodable>(_ documents: [Data], _ type: Event.Type, _ weight: (Event) -> Int) -> Int {
     var checksum = 0
-    for data in courierData {
-        if let ping = try? foundationDecoder.decode(FoundationCourierPing.self, from: data) { checksum &+= ping.status.count &+ ping.courier_id.count }
+    for data in documents {
+        if let event = try? foundationDecoder.decode(type, from: data) { checksum &+= weight(event) }
     }
     return checksum
 }
 
 @inline(never)
+func foundationDecodeAllPings() -> Int {
+    foundationDecodeAll(courierData, FoundationCourierPing.self) { $0.status.count &+ $0.courier_id.count }
+}
+
+@inline(never)
 func foundationDecodeAllOrders() -> Int {
-    var checksum = 0
-    for data in orderData {
-        if let event = try? foundationDecoder.decode(FoundationOrderEvent.self, from: data) { checksum &+= event.type.count &+ event.order_id.count }
-    }
-    return checksum
+    foundationDecodeAll(orderData, FoundationOrderEvent.self) { $0.type.count &+ $0.order_id.count }
 }
 
 func seconds(_ duration: Duration) -> Double {
