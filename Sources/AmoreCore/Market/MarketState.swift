@@ -1,0 +1,425 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One market's state (restaurants, their kitchens, couriers, zones), fed by events,
+/// publishing zone rankings to a `RankingBoard`. Single writer: one partition's owner.
+///
+/// Event time drives everything; nothing reads a clock, so the same events in the same
+/// order give bit-identical rankings and versions. Events change the state at once;
+/// rankings are brought up to date when event time crosses a multiple of
+/// `rankingResolution_ms` (or on `refreshRankings(asOf_ms:)`), and then only where
+/// something changed:
+/// - each ranked restaurant's estimate is recomputed (kitchen plus a nearest-courier
+///   search over a few grid cells) and *announced* to its zones only when its delivery
+///   time or carry-out time changed, its confidence changed, or a part moved by more
+///   than `materialChange_s`;
+/// - an announcement moves the restaurant to its new place in each of its zones' orders
+///   (the others stay sorted) and marks those zones;
+/// - a marked zone is republished, with the next version, only when its order changed
+///   or an entry moved by more than `materialChange_s` since its last publication;
+///   every zone is republished at least every `heartbeat_ms`.
+public final class MarketState {
+    public let marketID: Identifier
+    public let settings: MarketSettings
+    public let board: RankingBoard
+    public private(set) var counters = MarketCounters()
+    /// The newest order or ping event time applied; nil before the first.
+    public private(set) var clock_ms: Int64?
+    /// The event time of the last ranking refresh.
+    public private(set) var rankingsAsOf_ms: Int64?
+
+    struct Restaurant {
+        var hasProfile = false
+        var lat_deg = 0.0
+        var lon_deg = 0.0
+        var cosLat = 1.0
+        var styles = PizzaStyles()
+        var ovens: Int32 = 1
+        var defaultPrep_s: Int32 = 0
+        var deliveryRadius_m: Int32 = 0
+        var isOpen = false
+        var updatedAt_ms: Int64 = .min
+        var boardIndex: Int32 = -1
+        var ordersInKitchen: Int32 = 0
+        var prep_s = 0.0
+        var prepSeeded = false
+        var prepLearned = false
+        /// What its zones rank it by; set while it is ranked.
+        var announced = RestaurantEstimate(queueWait_s: 0, prep_s: 0, courierArrival_s: 0, handoff_s: 0, reason: nil)
+        /// The zones it is ranked in (empty while closed or without a profile).
+        var zones: [Int32] = []
+
+        var isRanked: Bool { hasProfile && isOpen }
+    }
+
+    struct Zone {
+        let cell: GeohashCell
+        /// restaurant index (low 16 bits) | travel_s (high 16), fastest first by announced estimates.
+        var members: [UInt32] = []
+        var version: Int64 = 0
+        var publishedAt_ms: Int64?
+        var isMarked = false
+    }
+
+    private var restaurantIDs = IdentifierTable()
+    private var restaurants: [Restaurant] = []
+    private var orders = OrderBook()
+    private var couriers = CourierIndex()
+    private var zones: [Zone] = []
+    private var zoneIndices: [GeohashCell: Int32] = [:]
+    private var markedZones: [Int32] = []
+    private var published: [GeohashCell] = []
+    private let boardMarket: Int32
+    private var nextSweep_ms: Int64 = .min
+    // Reused scratch space for publishing.
+    private var candidate: [RankedRestaurant] = []
+    private var current = ZoneSnapshot()
+
+    private static let sweepInterval_ms: Int64 = 60_000
+
+    public init(marketID: Identifier, board: RankingBoard, settings: MarketSettings = MarketSettings()) {
+        precondition(settings.maxRestaurants <= 65_535, "zone members hold a 16-bit restaurant index")
+        self.marketID = marketID
+        self.board = board
+        self.settings = settings
+        guard let market = board.register(marketID) else { preconditionFailure("the board's directory is full") }
+        boardMarket = market
+    }
+
+    // MARK: Events
+
+    /// Applies a restaurant profile. A profile older than the one held is late; a
+    /// profile does not move event time (profiles are a table, not a stream of time).
+    @discardableResult
+    public func apply(_ profile: RestaurantProfile) -> ApplyOutcome {
+        let outcome = applyProfile(profile)
+        counters.profiles[outcome] += 1
+        return outcome
+    }
+
+    @discardableResult
+    public func apply(_ event: OrderEvent) -> ApplyOutcome {
+        advanceClock(to: event.eventTime_ms)
+        let outcome = applyOrder(event)
+        counters.orders[outcome] += 1
+        return outcome
+    }
+
+    @discardableResult
+    public func apply(_ ping: CourierPing) -> ApplyOutcome {
+        advanceClock(to: ping.eventTime_ms)
+        let outcome = couriers.apply(ping, capacity: settings.maxCouriers)
+        counters.pings[outcome] += 1
+        return outcome
+    }
+
+    /// Brings the rankings up to date as of `asOf_ms` (the engine calls this when its
+    /// input goes quiet; events call it themselves at each resolution step).
+    public func refreshRankings(asOf_ms: Int64) {
+        if let last = rankingsAsOf_ms, asOf_ms <= last { return }
+        rankingsAsOf_ms = asOf_ms
+        if asOf_ms >= nextSweep_ms {
+            nextSweep_ms = asOf_ms + Self.sweepInterval_ms
+            sweep(now_ms: asOf_ms)
+        }
+        for index in restaurants.indices where restaurants[index].isRanked {
+            announceIfChanged(index, estimate: estimate(index, now_ms: asOf_ms))
+        }
+        for zone in markedZones { publish(zone, asOf_ms: asOf_ms, heartbeat: false) }
+        markedZones.removeAll(keepingCapacity: true)
+        for zone in zones.indices {
+            if let last = zones[zone].publishedAt_ms, asOf_ms - last >= settings.heartbeat_ms {
+                publish(Int32(zone), asOf_ms: asOf_ms, heartbeat: true)
+            }
+        }
+    }
+
+    /// The zones published since the last call, in publication order (each once per
+    /// publication); their rankings are on the board.
+    public func takePublishedZones() -> [GeohashCell] {
+        defer { published.removeAll(keepingCapacity: true) }
+        return published
+    }
+
+    // MARK: Queries (the writer's thread)
+
+    /// A restaurant's estimate as its zones rank it; nil unless it is ranked.
+    public func estimate(of restaurantID: Identifier) -> RestaurantEstimate? {
+        guard let index = restaurantIDs.lookup(restaurantID), restaurants[Int(index)].isRanked else { return nil }
+        return restaurants[Int(index)].announced
+    }
+
+    /// The zones a restaurant is ranked in.
+    public func zones(of restaurantID: Identifier) -> [GeohashCell] {
+        guard let index = restaurantIDs.lookup(restaurantID) else { return [] }
+        return restaurants[Int(index)].zones.map { zones[Int($0)].cell }
+    }
+
+    public var restaurantCount: Int { restaurants.count }
+    public var courierCount: Int { couriers.count }
+    public var zoneCount: Int { zones.count }
+    public var openOrderCount: Int { orders.count }
+
+    // MARK: Applying
+
+    private func advanceClock(to time_ms: Int64) {
+        guard let clock = clock_ms else {
+            clock_ms = time_ms
+            return
+        }
+        guard time_ms > clock else { return }
+        let step = settings.rankingResolution_ms
+        let boundary = time_ms - ((time_ms % step) + step) % step
+        if boundary > clock { refreshRankings(asOf_ms: boundary) }
+        clock_ms = time_ms
+    }
+
+    private func restaurantIndex(_ id: Identifier) -> Int? {
+        if let index = restaurantIDs.lookup(id) { return Int(index) }
+        guard restaurants.count < settings.maxRestaurants else { return nil }
+        restaurants.append(Restaurant())
+        return Int(restaurantIDs.intern(id))
+    }
+
+    private func applyProfile(_ profile: RestaurantProfile) -> ApplyOutcome {
+        guard let index = restaurantIndex(profile.restaurantID) else { return .overCapacity }
+        let old = restaurants[index]
+        if old.hasProfile {
+            if profile.updatedAt_ms < old.updatedAt_ms { return .late }
+            if profile.updatedAt_ms == old.updatedAt_ms { return .duplicate }
+        }
+        guard old.boardIndex >= 0 || board.register(profile.restaurantID) != nil else { return .overCapacity }
+        var new = old
+        new.hasProfile = true
+        new.boardIndex = board.register(profile.restaurantID)!
+        new.lat_deg = profile.lat_deg
+        new.lon_deg = profile.lon_deg
+        new.cosLat = cos(profile.lat_deg * Double.pi / 180)
+        new.styles = profile.styles
+        new.ovens = Int32(clamping: max(1, profile.ovens))
+        new.defaultPrep_s = Int32(clamping: profile.defaultPrep_s)
+        new.deliveryRadius_m = Int32(clamping: profile.deliveryRadius_m)
+        new.isOpen = profile.isOpen
+        new.updatedAt_ms = profile.updatedAt_ms
+        if !new.prepLearned {
+            new.prep_s = Double(new.defaultPrep_s)
+            new.prepSeeded = true
+        }
+        let moved = old.lat_deg != new.lat_deg || old.lon_deg != new.lon_deg || old.deliveryRadius_m != new.deliveryRadius_m
+        restaurants[index] = new
+        if old.isRanked && (!new.isRanked || moved) { leaveZones(index) }
+        if new.isRanked && (!old.isRanked || moved) {
+            restaurants[index].announced = estimate(index, now_ms: rankingsAsOf_ms ?? clock_ms ?? profile.updatedAt_ms)
+            joinZones(index)
+        } else if new.isRanked {
+            // Styles, ovens or the default prep may have changed: recheck at the next refresh,
+            // and show new styles even if no time moved.
+            if old.styles != new.styles { for zone in new.zones { mark(zone) } }
+        }
+        return .applied
+    }
+
+    private func applyOrder(_ event: OrderEvent) -> ApplyOutcome {
+        guard let index = restaurantIndex(event.restaurantID) else { return .overCapacity }
+        let effect = orders.apply(event, restaurant: Int32(index))
+        guard effect.outcome == .applied else { return effect.outcome }
+        restaurants[index].ordersInKitchen += effect.kitchenDelta
+        if let sample_ms = effect.prepSample_ms {
+            if sample_ms > 0 && sample_ms <= settings.maxPrepSample_ms {
+                learnPrep(index, sample_s: Double(sample_ms) / 1000)
+                counters.prepSamples += 1
+            } else {
+                counters.implausiblePrepSamples += 1
+            }
+        }
+        return .applied
+    }
+
+    private func learnPrep(_ index: Int, sample_s: Double) {
+        var restaurant = restaurants[index]
+        if restaurant.prepSeeded {
+            restaurant.prep_s += settings.eta.prepSmoothing * (sample_s - restaurant.prep_s)
+        } else {
+            restaurant.prep_s = sample_s
+            restaurant.prepSeeded = true
+        }
+        restaurant.prepLearned = true
+        restaurants[index] = restaurant
+    }
+
+    private func sweep(now_ms: Int64) {
+        couriers.removeStale(lastPingBefore: now_ms - settings.courierStaleAfter_ms)
+        counters.forgottenOrders += orders.forget(updatedBefore: now_ms - settings.orderRetention_ms) { restaurant in
+            restaurants[Int(restaurant)].ordersInKitchen -= 1
+        }
+    }
+
+    // MARK: Estimates and zones
+
+    private func estimate(_ index: Int, now_ms: Int64) -> RestaurantEstimate {
+        let restaurant = restaurants[index]
+        let courier_m = couriers.nearestAvailable(
+            lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, cosLat: restaurant.cosLat,
+            within: settings.eta.courierSearchRadius_m, freshSince_ms: now_ms - settings.courierStaleAfter_ms)
+        return settings.eta.estimate(ordersAhead: Int(restaurant.ordersInKitchen), ovens: Int(restaurant.ovens),
+                                     prep_s: restaurant.prep_s, prepLearned: restaurant.prepLearned,
+                                     courierDistance_m: courier_m)
+    }
+
+    private func announceIfChanged(_ index: Int, estimate new: RestaurantEstimate) {
+        let old = restaurants[index].announced
+        let threshold = settings.materialChange_s
+        let changed = new.deliveryBeforeTravel_s != old.deliveryBeforeTravel_s
+            || new.carryOutReady_s != old.carryOutReady_s
+            || new.reason != old.reason
+            || abs(new.queueWait_s - old.queueWait_s) > threshold
+            || abs(new.prep_s - old.prep_s) > threshold
+            || abs(new.courierArrival_s - old.courierArrival_s) > threshold
+        guard changed else { return }
+        restaurants[index].announced = new
+        for zone in restaurants[index].zones { reposition(index, in: Int(zone)) }
+    }
+
+    /// Zones whose centre lies within the restaurant's delivery radius, with the travel
+    /// time to each; zones are created on first use.
+    private func joinZones(_ index: Int) {
+        let restaurant = restaurants[index]
+        let radius_m = Double(restaurant.deliveryRadius_m)
+        var joined: [Int32] = []
+        forEachCellCentre(lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, radius_m: radius_m) { lat, lon in
+            let distance_m = greatCircleDistance_m(lat1_deg: restaurant.lat_deg, lon1_deg: restaurant.lon_deg,
+                                                   lat2_deg: lat, lon2_deg: lon)
+            guard distance_m <= radius_m else { return }
+            let cell = GeohashCell(lat_deg: lat, lon_deg: lon, precision: settings.zonePrecision)
+            let zone: Int32
+            if let known = zoneIndices[cell] {
+                zone = known
+            } else {
+                zone = Int32(zones.count)
+                zones.append(Zone(cell: cell))
+                zoneIndices[cell] = zone
+            }
+            let travel = UInt32(min(65_535, settings.eta.travel_s(distance_m: distance_m)))
+            zones[Int(zone)].members.append(UInt32(index) | travel << 16)
+            reposition(index, in: Int(zone))
+            joined.append(zone)
+        }
+        restaurants[index].zones = joined
+    }
+
+    private func leaveZones(_ index: Int) {
+        for zone in restaurants[index].zones {
+            zones[Int(zone)].members.removeAll { Int($0 & 0xFFFF) == index }
+            mark(zone)
+        }
+        restaurants[index].zones = []
+    }
+
+    /// Calls `body` with the centre of every zone cell that may lie within `radius_m`.
+    private func forEachCellCentre(lat_deg: Double, lon_deg: Double, radius_m: Double,
+                                   _ body: (Double, Double) -> Void) {
+        let latBits = 5 * settings.zonePrecision / 2
+        let lonBits = 5 * settings.zonePrecision - latBits
+        let cellHeight_deg = 180 / Double(1 << latBits)
+        let cellWidth_deg = 360 / Double(1 << lonBits)
+        let reachLat_deg = radius_m / CourierIndex.metresPerDegree
+        let latMin = max(-90, lat_deg - reachLat_deg)
+        let latMax = min(90, lat_deg + reachLat_deg)
+        let widestCos = cos(max(abs(latMin), abs(latMax)) * Double.pi / 180)
+        let reachLon_deg = min(180, radius_m / (CourierIndex.metresPerDegree * max(widestCos, 1e-9)))
+        let rows = Int(((latMin + 90) / cellHeight_deg).rounded(.down))...Int(((latMax + 90) / cellHeight_deg).rounded(.down))
+        let columnCount = 1 << lonBits
+        let firstColumn = Int(((lon_deg - reachLon_deg + 180) / cellWidth_deg).rounded(.down))
+        let lastColumn = min(firstColumn + columnCount - 1, Int(((lon_deg + reachLon_deg + 180) / cellWidth_deg).rounded(.down)))
+        for row in rows where row < 1 << latBits {
+            let lat = -90 + (Double(row) + 0.5) * cellHeight_deg
+            for column in firstColumn...lastColumn {
+                let wrapped = ((column % columnCount) + columnCount) % columnCount
+                body(lat, -180 + (Double(wrapped) + 0.5) * cellWidth_deg)
+            }
+        }
+    }
+
+    private func mark(_ zone: Int32) {
+        guard !zones[Int(zone)].isMarked else { return }
+        zones[Int(zone)].isMarked = true
+        markedZones.append(zone)
+    }
+
+    /// Moves the restaurant to its place in the zone's order after its announced
+    /// estimate changed; everything else in the zone is still in order.
+    private func reposition(_ index: Int, in zone: Int) {
+        mark(Int32(zone))
+        zones[zone].members.withUnsafeMutableBufferPointer { members in
+            guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return }
+            let moving = members[position]
+            while position > 0 && precedes(moving, members[position - 1]) {
+                members[position] = members[position - 1]
+                position -= 1
+            }
+            while position + 1 < members.count && precedes(members[position + 1], moving) {
+                members[position] = members[position + 1]
+                position += 1
+            }
+            members[position] = moving
+        }
+    }
+
+    /// Ranking order: delivery ETA, then carry-out time, then restaurant id, so that ties
+    /// break the same way on every instance.
+    private func precedes(_ a: UInt32, _ b: UInt32) -> Bool {
+        let first = restaurants[Int(a & 0xFFFF)].announced
+        let second = restaurants[Int(b & 0xFFFF)].announced
+        let deliveryA = first.deliveryBeforeTravel_s + Int32(a >> 16)
+        let deliveryB = second.deliveryBeforeTravel_s + Int32(b >> 16)
+        if deliveryA != deliveryB { return deliveryA < deliveryB }
+        if first.carryOutReady_s != second.carryOutReady_s { return first.carryOutReady_s < second.carryOutReady_s }
+        return restaurantIDs.identifier(at: Int32(a & 0xFFFF)) < restaurantIDs.identifier(at: Int32(b & 0xFFFF))
+    }
+
+    private func publish(_ zoneIndex: Int32, asOf_ms: Int64, heartbeat: Bool) {
+        var zone = zones[Int(zoneIndex)]
+        zone.isMarked = false
+        candidate.removeAll(keepingCapacity: true)
+        for member in zone.members.prefix(board.maxEntriesPerZone) {
+            let restaurant = restaurants[Int(member & 0xFFFF)]
+            candidate.append(restaurant.announced.entry(restaurant: restaurant.boardIndex, travel_s: Int32(member >> 16),
+                                                        styles: restaurant.styles))
+        }
+        let isNew = !board.read(zone.cell, into: &current)
+        guard heartbeat || isNew || differsMaterially(candidate, current.entries) else {
+            zones[Int(zoneIndex)] = zone
+            return
+        }
+        zone.version += 1
+        let accepted = candidate.withUnsafeBufferPointer {
+            board.publish(zone.cell, market: boardMarket, version: zone.version, asOf_ms: asOf_ms, entries: $0)
+        }
+        if accepted {
+            zone.publishedAt_ms = asOf_ms
+            published.append(zone.cell)
+            if heartbeat { counters.heartbeats += 1 } else { counters.publications += 1 }
+        } else {
+            zone.version -= 1
+            counters.zonesOverCapacity += 1
+        }
+        zones[Int(zoneIndex)] = zone
+    }
+
+    private func differsMaterially(_ new: [RankedRestaurant], _ old: [RankedRestaurant]) -> Bool {
+        guard new.count == old.count else { return true }
+        let threshold = settings.materialChange_s
+        for (a, b) in zip(new, old) {
+            if a.restaurant != b.restaurant || a.styles != b.styles || a.reason != b.reason { return true }
+            if abs(a.deliveryETA_s - b.deliveryETA_s) > threshold || abs(a.carryOutReady_s - b.carryOutReady_s) > threshold
+                || abs(a.queueWait_s - b.queueWait_s) > threshold || abs(a.prep_s - b.prep_s) > threshold
+                || abs(a.courierArrival_s - b.courierArrival_s) > threshold || a.travel_s != b.travel_s {
+                return true
+            }
+        }
+        return false
+    }
+}
