@@ -41,6 +41,19 @@ let package = Package(
             path: "DecodeThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // glibc's heap statistics, which Swift's Glibc module does not export.
+        .target(name: "HeapStats", path: "Sources/HeapStats"),
+        .executableTarget(
+            name: "CoreRankings",
+            dependencies: [
+                "HeapStats",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "AmoreCore", package: root),
+                .product(name: "AmoreSimulation", package: root),
+            ],
+            path: "CoreRankings",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

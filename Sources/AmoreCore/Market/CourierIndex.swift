@@ -7,60 +7,64 @@ import Darwin
 /// Couriers' last status and position, with available couriers in a grid of small cells
 /// so that the nearest one to a restaurant is found by looking at a few cells.
 ///
-/// Distances here are equirectangular (flat within a city: under 0.1 % from the
-/// great circle at 10 km), which makes a candidate a few multiplications.
+/// Distances here are equirectangular (flat within a city: under 0.1 % from the great
+/// circle at 10 km), which makes a candidate a few multiplications. Positions are kept
+/// as `Float` (about a metre at city longitudes, finer than GPS) to keep a courier at
+/// 32 bytes. Each cell is a list threaded through the couriers themselves, found through
+/// an open-addressed table: no allocation and no reference counting per ping.
 struct CourierIndex {
     struct Courier {
-        var lat_deg: Double
-        var lon_deg: Double
+        var lat_deg: Float
+        var lon_deg: Float
         var lastPing_ms: Int64
+        /// Neighbours in its cell's list (-1: none).
+        var previous: Int32 = -1
+        var next: Int32 = -1
         var status: CourierStatus
-        /// The grid cell holding it, or `CourierIndex.notInGrid`.
-        var cell: Int64
-        var positionInCell: Int32
+        var isInGrid = false
     }
 
-    static let notInGrid = Int64.min
     /// Cell edge in degrees (about 560 m of latitude, 480 m of longitude at Austin).
     static let cell_deg = 0.005
     static let metresPerDegree = 6_371_008.8 * Double.pi / 180
 
     private(set) var couriers: [Courier] = []
     private var indices: [Identifier: Int32] = [:]
-    private var grid: [Int64: [Int32]] = [:]
+    private var cells = CellTable()
 
     var count: Int { couriers.count }
 
     /// Records the ping; the courier is searchable while its status is available.
     mutating func apply(_ ping: CourierPing, capacity: Int) -> ApplyOutcome {
+        let lat = Float(ping.lat_deg)
+        let lon = Float(ping.lon_deg)
         let index: Int
         if let known = indices[ping.courierID] {
             index = Int(known)
             let courier = couriers[index]
             if ping.eventTime_ms < courier.lastPing_ms { return .late }
-            if ping.eventTime_ms == courier.lastPing_ms, ping.lat_deg == courier.lat_deg, ping.lon_deg == courier.lon_deg,
+            if ping.eventTime_ms == courier.lastPing_ms, lat == courier.lat_deg, lon == courier.lon_deg,
                ping.status == courier.status { return .duplicate }
+            if courier.isInGrid { removeFromGrid(index) }
         } else {
             guard couriers.count < capacity else { return .overCapacity }
             index = couriers.count
             indices[ping.courierID] = Int32(index)
-            couriers.append(Courier(lat_deg: ping.lat_deg, lon_deg: ping.lon_deg, lastPing_ms: ping.eventTime_ms,
-                                    status: ping.status, cell: Self.notInGrid, positionInCell: 0))
+            couriers.append(Courier(lat_deg: lat, lon_deg: lon, lastPing_ms: ping.eventTime_ms, status: ping.status))
         }
-        couriers[index].lat_deg = ping.lat_deg
-        couriers[index].lon_deg = ping.lon_deg
+        couriers[index].lat_deg = lat
+        couriers[index].lon_deg = lon
         couriers[index].lastPing_ms = ping.eventTime_ms
         couriers[index].status = ping.status
-        let cell = ping.status == .available ? Self.cell(lat_deg: ping.lat_deg, lon_deg: ping.lon_deg) : Self.notInGrid
-        if cell != couriers[index].cell { move(index, to: cell) }
+        if ping.status == .available { addToGrid(index) }
         return .applied
     }
 
     /// Takes couriers that have not pinged since `before_ms` out of the grid (they are
     /// skipped by searches anyway; this keeps cells short).
     mutating func removeStale(lastPingBefore before_ms: Int64) {
-        for index in couriers.indices where couriers[index].cell != Self.notInGrid && couriers[index].lastPing_ms < before_ms {
-            move(index, to: Self.notInGrid)
+        for index in couriers.indices where couriers[index].isInGrid && couriers[index].lastPing_ms < before_ms {
+            removeFromGrid(index)
         }
     }
 
@@ -76,54 +80,123 @@ struct CourierIndex {
         var best2 = radius_m * radius_m
         var found = false
         var ring: Int64 = 0
-        while ring <= maxRing {
-            for y in (centreY - ring)...(centreY + ring) {
-                let onEdge = y == centreY - ring || y == centreY + ring
-                var x = centreX - ring
-                while x <= centreX + ring {
-                    if let cell = grid[Self.key(y: y, x: x)] {
-                        for courierIndex in cell {
-                            let courier = couriers[Int(courierIndex)]
+        couriers.withUnsafeBufferPointer { couriers in
+            while ring <= maxRing {
+                for y in (centreY - ring)...(centreY + ring) {
+                    let onEdge = y == centreY - ring || y == centreY + ring
+                    var x = centreX - ring
+                    while x <= centreX + ring {
+                        var member = cells.head(of: Self.key(y: y, x: x))
+                        while member >= 0 {
+                            let courier = couriers[Int(member)]
+                            member = courier.next
                             if courier.lastPing_ms < freshSince_ms { continue }
-                            let dy = (courier.lat_deg - lat_deg) * Self.metresPerDegree
-                            let dx = (courier.lon_deg - lon_deg) * Self.metresPerDegree * cosLat
+                            let dy = (Double(courier.lat_deg) - lat_deg) * Self.metresPerDegree
+                            let dx = (Double(courier.lon_deg) - lon_deg) * Self.metresPerDegree * cosLat
                             let d2 = dx * dx + dy * dy
                             if d2 < best2 || (!found && d2 == best2) { best2 = d2; found = true }
                         }
+                        // Inside rows only the two edge cells belong to the ring.
+                        x += onEdge || x == centreX + ring ? 1 : 2 * ring
                     }
-                    // Inside rows only the two edge cells belong to the ring.
-                    x += onEdge || x == centreX + ring ? 1 : 2 * ring
                 }
+                let reach = Double(ring) * edge_m
+                if found && best2 <= reach * reach { break }
+                ring += 1
             }
-            let reach = Double(ring) * edge_m
-            if found && best2 <= reach * reach { break }
-            ring += 1
         }
         return found ? best2.squareRoot() : nil
     }
 
-    static func cell(lat_deg: Double, lon_deg: Double) -> Int64 {
-        key(y: Int64((lat_deg / cell_deg).rounded(.down)), x: Int64((lon_deg / cell_deg).rounded(.down)))
+    private func cell(of courier: Courier) -> Int64 {
+        Self.key(y: Int64((Double(courier.lat_deg) / Self.cell_deg).rounded(.down)),
+                 x: Int64((Double(courier.lon_deg) / Self.cell_deg).rounded(.down)))
     }
 
     @inline(__always)
     static func key(y: Int64, x: Int64) -> Int64 { y << 32 | (x & 0xFFFF_FFFF) }
 
-    private mutating func move(_ index: Int, to cell: Int64) {
-        let old = couriers[index].cell
-        if old != Self.notInGrid, var members = grid.removeValue(forKey: old) {
-            let position = Int(couriers[index].positionInCell)
-            let last = members.removeLast()
-            if position < members.count {
-                members[position] = last
-                couriers[Int(last)].positionInCell = Int32(position)
-            }
-            if !members.isEmpty { grid[old] = members }
+    private mutating func addToGrid(_ index: Int) {
+        let slot = cells.slot(for: cell(of: couriers[index]))
+        let head = cells[slot]
+        couriers[index].previous = -1
+        couriers[index].next = head
+        if head >= 0 { couriers[Int(head)].previous = Int32(index) }
+        cells[slot] = Int32(index)
+        couriers[index].isInGrid = true
+    }
+
+    private mutating func removeFromGrid(_ index: Int) {
+        let courier = couriers[index]
+        if courier.previous >= 0 {
+            couriers[Int(courier.previous)].next = courier.next
+        } else {
+            cells[cells.slot(for: cell(of: courier))] = courier.next
         }
-        couriers[index].cell = cell
-        if cell != Self.notInGrid {
-            couriers[index].positionInCell = Int32(grid[cell]?.count ?? 0)
-            grid[cell, default: []].append(Int32(index))
+        if courier.next >= 0 { couriers[Int(courier.next)].previous = courier.previous }
+        couriers[index].isInGrid = false
+    }
+}
+
+/// Grid cell → first courier in it: open addressing with a multiplicative hash (the
+/// standard dictionary's SipHash costs more than the rest of a search). Cells are never
+/// removed; a city touches a bounded number of them.
+struct CellTable {
+    private static let empty = Int64.min
+    private var keys = [Int64](repeating: empty, count: 1_024)
+    private var heads = [Int32](repeating: -1, count: 1_024)
+    private var used = 0
+    private var shift: UInt64 = 64 - 10
+
+    @inline(__always)
+    private func home(_ key: Int64) -> Int { Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    /// The first courier in the cell, or -1.
+    @inline(__always)
+    func head(of key: Int64) -> Int32 {
+        let mask = keys.count - 1
+        var index = home(key)
+        while true {
+            let found = keys[index]
+            if found == key { return heads[index] }
+            if found == Self.empty { return -1 }
+            index = (index + 1) & mask
+        }
+    }
+
+    /// The cell's slot, added if new; `heads[slot]` is its first courier.
+    mutating func slot(for key: Int64) -> Int {
+        var index = home(key)
+        while true {
+            let found = keys[index]
+            if found == key { return index }
+            if found == Self.empty { break }
+            index = (index + 1) & (keys.count - 1)
+        }
+        if 2 * (used + 1) > keys.count {
+            grow()
+            return slot(for: key)
+        }
+        keys[index] = key
+        used += 1
+        return index
+    }
+
+    subscript(slot: Int) -> Int32 {
+        get { heads[slot] }
+        set { heads[slot] = newValue }
+    }
+
+    private mutating func grow() {
+        let oldKeys = keys
+        let oldHeads = heads
+        keys = [Int64](repeating: Self.empty, count: 2 * oldKeys.count)
+        heads = [Int32](repeating: -1, count: 2 * oldKeys.count)
+        shift -= 1
+        used = 0
+        for (key, head) in zip(oldKeys, oldHeads) where key != Self.empty {
+            let slot = slot(for: key)
+            heads[slot] = head
         }
     }
 }

@@ -49,8 +49,6 @@ public final class MarketState {
         var prepLearned = false
         /// What its zones rank it by; set while it is ranked.
         var announced = RestaurantEstimate(queueWait_s: 0, prep_s: 0, courierArrival_s: 0, handoff_s: 0, reason: nil)
-        /// The zones it is ranked in (empty while closed or without a profile).
-        var zones: [Int32] = []
 
         var isRanked: Bool { hasProfile && isOpen }
     }
@@ -66,6 +64,9 @@ public final class MarketState {
 
     private var restaurantIDs = IdentifierTable()
     private var restaurants: [Restaurant] = []
+    /// The zones each restaurant is ranked in (empty while closed or without a profile);
+    /// apart from `restaurants` so that copying a restaurant copies plain values.
+    private var restaurantZones: [[Int32]] = []
     private var orders = OrderBook()
     private var couriers = CourierIndex()
     private var zones: [Zone] = []
@@ -140,7 +141,8 @@ public final class MarketState {
     /// The zones published since the last call, in publication order (each once per
     /// publication); their rankings are on the board.
     public func takePublishedZones() -> [GeohashCell] {
-        defer { published.removeAll(keepingCapacity: true) }
+        guard !published.isEmpty else { return [] }
+        defer { published = [] }
         return published
     }
 
@@ -155,7 +157,7 @@ public final class MarketState {
     /// The zones a restaurant is ranked in.
     public func zones(of restaurantID: Identifier) -> [GeohashCell] {
         guard let index = restaurantIDs.lookup(restaurantID) else { return [] }
-        return restaurants[Int(index)].zones.map { zones[Int($0)].cell }
+        return restaurantZones[Int(index)].map { zones[Int($0)].cell }
     }
 
     public var restaurantCount: Int { restaurants.count }
@@ -181,6 +183,7 @@ public final class MarketState {
         if let index = restaurantIDs.lookup(id) { return Int(index) }
         guard restaurants.count < settings.maxRestaurants else { return nil }
         restaurants.append(Restaurant())
+        restaurantZones.append([])
         return Int(restaurantIDs.intern(id))
     }
 
@@ -217,7 +220,7 @@ public final class MarketState {
         } else if new.isRanked {
             // Styles, ovens or the default prep may have changed: recheck at the next refresh,
             // and show new styles even if no time moved.
-            if old.styles != new.styles { for zone in new.zones { mark(zone) } }
+            if old.styles != new.styles { for zone in restaurantZones[index] { mark(zone) } }
         }
         return .applied
     }
@@ -280,7 +283,7 @@ public final class MarketState {
             || abs(new.courierArrival_s - old.courierArrival_s) > threshold
         guard changed else { return }
         restaurants[index].announced = new
-        for zone in restaurants[index].zones { reposition(index, in: Int(zone)) }
+        for zone in restaurantZones[index] { reposition(index, in: Int(zone)) }
     }
 
     /// Zones whose centre lies within the restaurant's delivery radius, with the travel
@@ -307,15 +310,15 @@ public final class MarketState {
             reposition(index, in: Int(zone))
             joined.append(zone)
         }
-        restaurants[index].zones = joined
+        restaurantZones[index] = joined
     }
 
     private func leaveZones(_ index: Int) {
-        for zone in restaurants[index].zones {
+        for zone in restaurantZones[index] {
             zones[Int(zone)].members.removeAll { Int($0 & 0xFFFF) == index }
             mark(zone)
         }
-        restaurants[index].zones = []
+        restaurantZones[index] = []
     }
 
     /// Calls `body` with the centre of every zone cell that may lie within `radius_m`.

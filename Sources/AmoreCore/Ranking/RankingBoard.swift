@@ -22,18 +22,21 @@ public struct ZoneSnapshot: Sendable, Equatable {
 /// The read side of the zone rankings: one writer publishes, any number of threads read,
 /// with no lock and no reference counting on the read path, and the writer never waits.
 ///
-/// Why sequence-locked slots (measured in `Benchmarks/RankingReads`): each zone owns a
-/// fixed slot of plain words that the writer overwrites in place, bracketed by a sequence
-/// number (odd while writing). A reader loads the sequence, copies the words it wants,
-/// and keeps the copy only if the sequence is even and unchanged. A read is a few plain
-/// loads on x86 (acquire and relaxed atomics compile to `mov`), touches no shared
-/// counter, and replaced rankings need no reclamation: nothing is ever freed while
-/// the board lives. Epoch-based reclamation of immutable snapshots would make every read
-/// announce its epoch with a store and a full fence (~20 ns here) and the writer
-/// allocate per publication; an `AtomicReference` load costs ~55 ns under contention.
+/// Why sequence-locked slots (measured in `Benchmarks/CoreRankings`): each zone owns a
+/// fixed record of plain words that the writer overwrites in place, bracketed by a
+/// sequence number (odd while writing). A reader loads the sequence, copies the words it
+/// wants, and keeps the copy only if the sequence is even and unchanged. A read is a few
+/// plain loads on x86 (acquire and relaxed atomics compile to `mov`), touches no shared
+/// counter, and replaced rankings need no reclamation: nothing is freed while the board
+/// lives. Epoch-based reclamation of immutable snapshots would make every read announce
+/// its epoch with a store and a full fence (~20 ns here) and the writer allocate per
+/// publication; an `AtomicReference` load costs ~55 ns under contention.
 /// The price: a zone lists at most `maxEntriesPerZone` restaurants, and a reader that
-/// races a write retries (the writer holds a slot for well under a microsecond).
+/// races a write retries (the writer holds a zone for well under a microsecond).
 ///
+/// Layout: the zone table is open-addressed with 128-byte records holding the key, the
+/// sequence, version, as-of, count and the best entry, so that finding a zone and reading
+/// its best entry touch one record; all entries live in a separate slot per zone.
 /// Every word is an atomic (relaxed where the sequence orders it), so the races the
 /// protocol tolerates are not data races, and ThreadSanitizer checks the rest.
 public final class RankingBoard: @unchecked Sendable {
@@ -41,50 +44,52 @@ public final class RankingBoard: @unchecked Sendable {
     public let maxZones: Int
     public let maxIdentifiers: Int
 
-    // Slot words: sequence, version, as-of, market, count, then the entries.
-    @usableFromInline static var headerWords: Int { 5 }
-    @usableFromInline let slotWords: Int
+    // Zone record words.
+    @usableFromInline static var recordWords: Int { 16 }
+    @usableFromInline static var keyWord: Int { 0 }
+    @usableFromInline static var slotWord: Int { 1 }
+    @usableFromInline static var sequenceWord: Int { 2 }
+    @usableFromInline static var versionWord: Int { 3 }
+    @usableFromInline static var asOfWord: Int { 4 }
+    /// market << 32 | entry count
+    @usableFromInline static var marketAndCountWord: Int { 5 }
+    @usableFromInline static var bestWord: Int { 6 }
 
-    // Zones: open addressing, keys published with release after their slot address.
     @usableFromInline let tableMask: Int
     @usableFromInline let tableShift: UInt64
-    @usableFromInline let zoneKeys: UnsafeMutablePointer<Atomic<UInt64>>
-    @usableFromInline let zoneSlots: UnsafeMutablePointer<Atomic<UInt>>
+    @usableFromInline let records: UnsafeMutablePointer<Atomic<UInt64>>
 
-    // Restaurant and market ids the slots refer to; each written once, before any slot
-    // that names it is published (the slot's release store orders it for readers).
+    // Restaurant and market ids the rankings refer to; each written once, before any
+    // ranking that names it is published (the zone's release store orders it for readers).
     private let identifiers: UnsafeMutablePointer<Identifier>
 
     // Writer only.
     private var identifierIndices: [Identifier: Int32] = [:]
     private var allocatedSlots: [UnsafeMutablePointer<Atomic<UInt64>>] = []
 
-    public init(maxEntriesPerZone: Int = 50, maxZones: Int = 1 << 16, maxIdentifiers: Int = 1 << 16) {
+    public init(maxEntriesPerZone: Int = 50, maxZones: Int = 1 << 14, maxIdentifiers: Int = 1 << 16) {
         precondition(maxEntriesPerZone > 0 && maxZones > 0 && maxIdentifiers > 0)
         self.maxEntriesPerZone = maxEntriesPerZone
         self.maxZones = maxZones
         self.maxIdentifiers = maxIdentifiers
-        slotWords = Self.headerWords + RankedRestaurant.wordCount * maxEntriesPerZone
         // At most half full, so probes stay short.
         var tableSize = 2
         var bits: UInt64 = 1
         while tableSize < 2 * maxZones { tableSize <<= 1; bits += 1 }
         tableMask = tableSize - 1
         tableShift = 64 - bits
-        zoneKeys = .allocate(capacity: tableSize)
-        zoneSlots = .allocate(capacity: tableSize)
-        for index in 0..<tableSize {
-            (zoneKeys + index).initialize(to: Atomic(0))
-            (zoneSlots + index).initialize(to: Atomic(0))
-        }
+        let words = tableSize * Self.recordWords
+        records = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 128)
+            .bindMemory(to: Atomic<UInt64>.self, capacity: words)
+        for word in 0..<words { (records + word).initialize(to: Atomic(0)) }
         identifiers = .allocate(capacity: maxIdentifiers)
     }
 
     deinit {
-        zoneKeys.deinitialize(count: tableMask + 1).deallocate()
-        zoneSlots.deinitialize(count: tableMask + 1).deallocate()
+        records.deinitialize(count: (tableMask + 1) * Self.recordWords)
+        UnsafeMutableRawPointer(records).deallocate()
         identifiers.deinitialize(count: identifierIndices.count).deallocate()
-        for slot in allocatedSlots { slot.deinitialize(count: slotWords).deallocate() }
+        for slot in allocatedSlots { slot.deinitialize(count: maxEntriesPerZone * RankedRestaurant.wordCount).deallocate() }
     }
 
     public var zoneCount: Int { allocatedSlots.count }
@@ -99,19 +104,19 @@ public final class RankingBoard: @unchecked Sendable {
     /// nil when the zone has no ranking or an empty one.
     @inlinable
     public func best(in zone: GeohashCell) -> (entry: RankedRestaurant, version: Int64, asOf_ms: Int64)? {
-        guard let slot = slot(for: zone) else { return nil }
+        guard let record = record(for: zone) else { return nil }
         while true {
-            let before = slot[0].load(ordering: .acquiring)
+            let before = record[Self.sequenceWord].load(ordering: .acquiring)
             if before & 1 == 1 { spinWhileWriting(); continue }
-            let version = slot[1].load(ordering: .relaxed)
-            let asOf = slot[2].load(ordering: .relaxed)
-            let count = slot[4].load(ordering: .relaxed)
-            let first = Self.headerWords
-            let words = (slot[first].load(ordering: .relaxed), slot[first + 1].load(ordering: .relaxed),
-                         slot[first + 2].load(ordering: .relaxed), slot[first + 3].load(ordering: .relaxed),
-                         slot[first + 4].load(ordering: .relaxed))
+            let version = record[Self.versionWord].load(ordering: .relaxed)
+            let asOf = record[Self.asOfWord].load(ordering: .relaxed)
+            let count = record[Self.marketAndCountWord].load(ordering: .relaxed) & 0xFFFF_FFFF
+            let best = Self.bestWord
+            let words = (record[best].load(ordering: .relaxed), record[best + 1].load(ordering: .relaxed),
+                         record[best + 2].load(ordering: .relaxed), record[best + 3].load(ordering: .relaxed),
+                         record[best + 4].load(ordering: .relaxed))
             atomicMemoryFence(ordering: .acquiring)
-            guard slot[0].load(ordering: .relaxed) == before else { continue }
+            guard record[Self.sequenceWord].load(ordering: .relaxed) == before else { continue }
             if count == 0 { return nil }
             return (RankedRestaurant(words: words), Int64(bitPattern: version), Int64(bitPattern: asOf))
         }
@@ -121,26 +126,37 @@ public final class RankingBoard: @unchecked Sendable {
     /// storage. False, and `snapshot` untouched, when the zone has never been published.
     @inlinable
     public func read(_ zone: GeohashCell, limit: Int = .max, into snapshot: inout ZoneSnapshot) -> Bool {
-        guard let slot = slot(for: zone) else { return false }
+        guard let record = record(for: zone) else { return false }
+        // Set once, before the zone's key was published.
+        let slot = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
         while true {
-            let before = slot[0].load(ordering: .acquiring)
+            let before = record[Self.sequenceWord].load(ordering: .acquiring)
             if before & 1 == 1 { spinWhileWriting(); continue }
-            snapshot.version = Int64(bitPattern: slot[1].load(ordering: .relaxed))
-            snapshot.asOf_ms = Int64(bitPattern: slot[2].load(ordering: .relaxed))
-            snapshot.market = Int32(truncatingIfNeeded: slot[3].load(ordering: .relaxed))
+            snapshot.version = Int64(bitPattern: record[Self.versionWord].load(ordering: .relaxed))
+            snapshot.asOf_ms = Int64(bitPattern: record[Self.asOfWord].load(ordering: .relaxed))
+            let marketAndCount = record[Self.marketAndCountWord].load(ordering: .relaxed)
+            snapshot.market = Int32(truncatingIfNeeded: marketAndCount >> 32)
             // A torn count is caught below; clamp so it never reads outside the slot.
-            let count = min(Int(truncatingIfNeeded: slot[4].load(ordering: .relaxed)), limit, maxEntriesPerZone)
-            snapshot.entries.removeAll(keepingCapacity: true)
-            var word = Self.headerWords
-            for _ in 0..<max(0, count) {
-                snapshot.entries.append(RankedRestaurant(words: (
-                    slot[word].load(ordering: .relaxed), slot[word + 1].load(ordering: .relaxed),
-                    slot[word + 2].load(ordering: .relaxed), slot[word + 3].load(ordering: .relaxed),
-                    slot[word + 4].load(ordering: .relaxed))))
-                word += RankedRestaurant.wordCount
+            let count = min(Int(marketAndCount & 0xFFFF_FFFF), limit, maxEntriesPerZone)
+            // Resize first, then fill in place: no per-entry append in the loop.
+            let excess = snapshot.entries.count - count
+            if excess > 0 {
+                snapshot.entries.removeLast(excess)
+            } else if excess < 0 {
+                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0, 0, 0)), count: -excess))
+            }
+            snapshot.entries.withUnsafeMutableBufferPointer { entries in
+                var word = 0
+                for index in 0..<count {
+                    entries[index] = RankedRestaurant(words: (
+                        slot[word].load(ordering: .relaxed), slot[word + 1].load(ordering: .relaxed),
+                        slot[word + 2].load(ordering: .relaxed), slot[word + 3].load(ordering: .relaxed),
+                        slot[word + 4].load(ordering: .relaxed)))
+                    word += RankedRestaurant.wordCount
+                }
             }
             atomicMemoryFence(ordering: .acquiring)
-            if slot[0].load(ordering: .relaxed) == before { return true }
+            if record[Self.sequenceWord].load(ordering: .relaxed) == before { return true }
         }
     }
 
@@ -152,8 +168,8 @@ public final class RankingBoard: @unchecked Sendable {
 
     @usableFromInline
     func spinWhileWriting() {
-        // The writer holds a slot for well under a microsecond; a pause would be enough,
-        // and a yield keeps a descheduled writer from being starved by its readers.
+        // The writer holds a zone for well under a microsecond; yielding keeps a
+        // descheduled writer from being starved by its readers.
         sched_yield()
     }
 
@@ -161,14 +177,17 @@ public final class RankingBoard: @unchecked Sendable {
     static func key(_ zone: GeohashCell) -> UInt64 { zone.bits | UInt64(zone.precision) << 60 }
 
     @inlinable
-    func slot(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
+    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> tableShift) }
+
+    /// The zone's record, once published.
+    @inlinable
+    func record(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
         let key = Self.key(zone)
-        var index = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> tableShift)
+        var index = home(key)
         while true {
-            let found = zoneKeys[index].load(ordering: .acquiring)
-            if found == key {
-                return UnsafeMutablePointer(bitPattern: zoneSlots[index].load(ordering: .relaxed))
-            }
+            let record = records + index * Self.recordWords
+            let found = record[Self.keyWord].load(ordering: .acquiring)
+            if found == key { return record }
             if found == 0 { return nil }
             index = (index + 1) & tableMask
         }
@@ -192,16 +211,37 @@ public final class RankingBoard: @unchecked Sendable {
     @discardableResult
     public func publish(_ zone: GeohashCell, market: Int32, version: Int64, asOf_ms: Int64,
                         entries: UnsafeBufferPointer<RankedRestaurant>) -> Bool {
-        guard let slot = slot(for: zone) ?? addSlot(for: zone) else { return false }
-        let sequence = slot[0].load(ordering: .relaxed)
-        slot[0].store(sequence &+ 1, ordering: .relaxed)
+        let key = Self.key(zone)
+        var index = home(key)
+        var isNew = false
+        while true {
+            let found = records[index * Self.recordWords + Self.keyWord].load(ordering: .relaxed)
+            if found == key { break }
+            if found == 0 {
+                guard allocatedSlots.count < maxZones else { return false }
+                isNew = true
+                break
+            }
+            index = (index + 1) & tableMask
+        }
+        let record = records + index * Self.recordWords
+        if isNew {
+            let words = maxEntriesPerZone * RankedRestaurant.wordCount
+            let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: words)
+            for word in 0..<words { (slot + word).initialize(to: Atomic(0)) }
+            allocatedSlots.append(slot)
+            record[Self.slotWord].store(UInt64(UInt(bitPattern: slot)), ordering: .relaxed)
+        }
+        let slot = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
+
+        let sequence = record[Self.sequenceWord].load(ordering: .relaxed)
+        record[Self.sequenceWord].store(sequence &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
-        slot[1].store(UInt64(bitPattern: version), ordering: .relaxed)
-        slot[2].store(UInt64(bitPattern: asOf_ms), ordering: .relaxed)
-        slot[3].store(UInt64(UInt32(bitPattern: market)), ordering: .relaxed)
         let count = min(entries.count, maxEntriesPerZone)
-        slot[4].store(UInt64(count), ordering: .relaxed)
-        var word = Self.headerWords
+        record[Self.versionWord].store(UInt64(bitPattern: version), ordering: .relaxed)
+        record[Self.asOfWord].store(UInt64(bitPattern: asOf_ms), ordering: .relaxed)
+        record[Self.marketAndCountWord].store(UInt64(UInt32(bitPattern: market)) << 32 | UInt64(count), ordering: .relaxed)
+        var word = 0
         for index in 0..<count {
             let words = entries[index].words
             slot[word].store(words.0, ordering: .relaxed)
@@ -209,22 +249,18 @@ public final class RankingBoard: @unchecked Sendable {
             slot[word + 2].store(words.2, ordering: .relaxed)
             slot[word + 3].store(words.3, ordering: .relaxed)
             slot[word + 4].store(words.4, ordering: .relaxed)
+            if index == 0 {
+                record[Self.bestWord].store(words.0, ordering: .relaxed)
+                record[Self.bestWord + 1].store(words.1, ordering: .relaxed)
+                record[Self.bestWord + 2].store(words.2, ordering: .relaxed)
+                record[Self.bestWord + 3].store(words.3, ordering: .relaxed)
+                record[Self.bestWord + 4].store(words.4, ordering: .relaxed)
+            }
             word += RankedRestaurant.wordCount
         }
-        slot[0].store(sequence &+ 2, ordering: .releasing)
+        record[Self.sequenceWord].store(sequence &+ 2, ordering: .releasing)
+        // A new zone becomes visible only now, whole.
+        if isNew { record[Self.keyWord].store(key, ordering: .releasing) }
         return true
-    }
-
-    private func addSlot(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
-        guard allocatedSlots.count < maxZones else { return nil }
-        let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: slotWords)
-        for word in 0..<slotWords { (slot + word).initialize(to: Atomic(0)) }
-        allocatedSlots.append(slot)
-        let key = Self.key(zone)
-        var index = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> tableShift)
-        while zoneKeys[index].load(ordering: .relaxed) != 0 { index = (index + 1) & tableMask }
-        zoneSlots[index].store(UInt(bitPattern: slot), ordering: .relaxed)
-        zoneKeys[index].store(key, ordering: .releasing)
-        return slot
     }
 }

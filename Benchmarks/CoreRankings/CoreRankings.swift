@@ -1,0 +1,316 @@
+// The core on an Austin-sized market: 600 restaurants, 10,000 couriers pinging every 4 s,
+// 2.5 orders/s (9,000 an hour: dinner peak), zones of geohash precision 6, delivery radii
+// 5-8 km (AmoreSimulation.MarketSimulator, seed 42).
+//
+// - apply rates on one core, rankings not refreshed (raw state updates);
+// - 10 minutes of peak replayed with every zone ranking maintained at 1 s of event time;
+// - reads from 2 threads while the writer replays, lock-free board vs the same rankings
+//   behind a `Mutex`, interleaved in the same iteration;
+// - bytes per courier, restaurant, open order and published zone (glibc's mallinfo2).
+import AmoreCore
+import AmoreSimulation
+import Benchmark
+import Foundation
+import HeapStats
+import Synchronization
+
+let austin = MarketSimulator.Settings()
+let replay_s: Int64 = 600
+
+/// Thirty minutes of warm-up (its orders and last minute of pings: enough to fill the
+/// kitchens and place every courier), then the ten minutes measured.
+struct Recording {
+    var profiles: [RestaurantProfile] = []
+    var warmUp: [SimulatedEvent] = []
+    var pings: [CourierPing] = []
+    var orders: [OrderEvent] = []
+    /// Replay order: true for the next order, false for the next ping.
+    var isOrder: [Bool] = []
+}
+
+let recording: Recording = {
+    var simulator = MarketSimulator(settings: austin)
+    var recording = Recording()
+    recording.profiles = simulator.profiles
+    let warmUpEnd = austin.start_ms + 30 * 60_000
+    simulator.run(until: warmUpEnd) { event in
+        if case .ping(let ping) = event, ping.eventTime_ms < warmUpEnd - 60_000 { return }
+        recording.warmUp.append(event)
+    }
+    simulator.run(until: warmUpEnd + replay_s * 1_000) { event in
+        switch event {
+        case .order(let order): recording.orders.append(order); recording.isOrder.append(true)
+        case .ping(let ping): recording.pings.append(ping); recording.isOrder.append(false)
+        }
+    }
+    return recording
+}()
+
+/// A market after the warm-up, its rankings published.
+func warmMarket(_ settings: MarketSettings = MarketSettings(), board: RankingBoard = RankingBoard()) -> MarketState {
+    let market = MarketState(marketID: austin.marketID, board: board, settings: settings)
+    for profile in recording.profiles { market.apply(profile) }
+    for event in recording.warmUp {
+        switch event {
+        case .order(let order): market.apply(order)
+        case .ping(let ping): market.apply(ping)
+        }
+    }
+    _ = market.takePublishedZones()
+    return market
+}
+
+/// Settings under which events never trigger a ranking refresh: raw state updates.
+let rawSettings: MarketSettings = {
+    var settings = MarketSettings()
+    settings.rankingResolution_ms = 1 << 50
+    return settings
+}()
+
+/// 800,000 order events: 2,000 orders in flight at a time, each placed, started, ready
+/// and picked up, restaurants at random, 1 ms apart.
+let orderStream: [OrderEvent] = {
+    var random = SplitMix64(seed: 5)
+    var events: [OrderEvent] = []
+    events.reserveCapacity(800_000)
+    let types: [OrderEventType] = [.placed, .started, .ready, .pickedUp]
+    var inFlight = (0..<2_000).map { (order: $0, restaurant: Int(random.next() % 600), stage: 0) }
+    var nextOrder = 2_000
+    var time_ms = austin.start_ms + 40 * 60_000
+    while events.count < 800_000 {
+        let slot = Int(random.next() % 2_000)
+        let order = inFlight[slot]
+        events.append(OrderEvent(eventID: Identifier(validating: "bench-e-\(events.count)")!,
+                                 restaurantID: recording.profiles[order.restaurant].restaurantID, marketID: austin.marketID,
+                                 orderID: Identifier(validating: "bench-o-\(order.order)")!, type: types[order.stage],
+                                 channel: .delivery, eventTime_ms: time_ms))
+        time_ms += 1
+        inFlight[slot] = order.stage == 3 ? (nextOrder, Int(random.next() % 600), 0) : (order.order, order.restaurant, order.stage + 1)
+        if order.stage == 3 { nextOrder += 1 }
+    }
+    return events
+}()
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+// MARK: The same rankings behind a mutex (the baseline for reads)
+
+final class MutexRankings: Sendable {
+    private let zones = Mutex<[GeohashCell: ZoneSnapshot]>([:])
+
+    func store(_ zone: GeohashCell, _ snapshot: ZoneSnapshot) { zones.withLock { $0[zone] = snapshot } }
+
+    func best(in zone: GeohashCell) -> (entry: RankedRestaurant, version: Int64, asOf_ms: Int64)? {
+        zones.withLock { zones in
+            guard let snapshot = zones[zone], let first = snapshot.entries.first else { return nil }
+            return (first, snapshot.version, snapshot.asOf_ms)
+        }
+    }
+
+    func read(_ zone: GeohashCell, limit: Int, into copy: inout ZoneSnapshot) -> Bool {
+        zones.withLock { zones in
+            guard let snapshot = zones[zone] else { return false }
+            copy.version = snapshot.version
+            copy.asOf_ms = snapshot.asOf_ms
+            copy.market = snapshot.market
+            copy.entries.removeAll(keepingCapacity: true)
+            copy.entries.append(contentsOf: snapshot.entries.prefix(limit))
+            return true
+        }
+    }
+}
+
+/// Replays the recording into a market (and mirrors every publication into the mutex
+/// baseline) on its own thread until it ends or is stopped.
+final class ReplayWriter: @unchecked Sendable {
+    let market: MarketState
+    let mirror = MutexRankings()
+    let running = Atomic<Bool>(true)
+    let stop = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init() {
+        market = warmMarket()
+        for zone in Self.zones(of: market) {
+            if let snapshot = market.board.snapshot(of: zone) { mirror.store(zone, snapshot) }
+        }
+    }
+
+    static func zones(of market: MarketState) -> [GeohashCell] {
+        Array(Set(recording.profiles.flatMap { market.zones(of: $0.restaurantID) })).sorted { $0.bits < $1.bits }
+    }
+
+    func start() {
+        Thread { [self] in
+            var ping = 0
+            var order = 0
+            for isOrder in recording.isOrder {
+                if stop.load(ordering: .relaxed) { break }
+                if isOrder { market.apply(recording.orders[order]); order += 1 } else { market.apply(recording.pings[ping]); ping += 1 }
+                for zone in market.takePublishedZones() {
+                    if let snapshot = market.board.snapshot(of: zone) { mirror.store(zone, snapshot) }
+                }
+            }
+            running.store(false, ordering: .releasing)
+            done.signal()
+        }.start()
+    }
+
+    func finish() {
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+    }
+}
+
+/// Median nanoseconds per read over batches of reads on `threads` threads at once
+/// (medians of batches: a batch during which the 2-core machine ran the writer
+/// instead is an outlier, not the typical read).
+func medianReadTime_ns(threads: Int, zones: [GeohashCell],
+                       _ read: @escaping @Sendable (GeohashCell, inout ZoneSnapshot) -> Int) -> Double {
+    let batches = 400
+    let readsPerBatch = 1_000
+    let results = Mutex<[Double]>([])
+    let done = DispatchSemaphore(value: 0)
+    for thread in 0..<threads {
+        Thread {
+            var random = SplitMix64(seed: UInt64(thread + 1))
+            // Zones visited in a random order, chosen before the clock starts.
+            let order = (0..<readsPerBatch).map { _ in zones[Int(random.next() % UInt64(zones.count))] }
+            var times: [Double] = []
+            var checksum = 0
+            // Each thread reads into its own storage, reused: no allocation per read.
+            var snapshot = ZoneSnapshot()
+            snapshot.entries.reserveCapacity(64)
+            for _ in 0..<batches {
+                let start = ContinuousClock.now
+                for zone in order { checksum &+= read(zone, &snapshot) }
+                times.append(seconds(ContinuousClock.now - start) * 1e9 / Double(readsPerBatch))
+            }
+            blackHole(checksum)
+            results.withLock { $0 += times }
+            done.signal()
+        }.start()
+    }
+    for _ in 0..<threads { done.wait() }
+    let all = results.withLock { $0 }.sorted()
+    return all[all.count / 2]
+}
+
+func heapInUse_bytes() -> Int { Int(heap_in_use_bytes()) }
+
+let benchmarks: @Sendable () -> Void = {
+    let tolerance = BenchmarkThresholds(relative: [.p50: 30.0])
+    func configuration(_ metrics: [BenchmarkMetric], iterations: Int) -> Benchmark.Configuration {
+        .init(metrics: metrics, maxDuration: .seconds(120), maxIterations: iterations,
+              thresholds: Dictionary(uniqueKeysWithValues: metrics.map { ($0, tolerance) }))
+    }
+    FileHandle.standardError.write(Data("""
+        recording: \(recording.profiles.count) restaurants, \(austin.couriers) couriers, warm-up \(recording.warmUp.count) events, \
+        replay \(recording.pings.count) pings + \(recording.orders.count) order events over \(replay_s) s\n
+        """.utf8))
+
+    let pingRate = BenchmarkMetric.custom("courier_pings_k_per_s", polarity: .prefersLarger)
+    Benchmark("apply_courier_pings", configuration: configuration([pingRate], iterations: 8)) { benchmark in
+        let market = warmMarket(rawSettings)
+        let start = ContinuousClock.now
+        for ping in recording.pings { market.apply(ping) }
+        let elapsed = seconds(ContinuousClock.now - start)
+        precondition(market.counters.pings[.applied] >= recording.pings.count)
+        benchmark.measurement(pingRate, Int(Double(recording.pings.count) / elapsed / 1_000))
+    }
+
+    let orderRate = BenchmarkMetric.custom("order_events_k_per_s", polarity: .prefersLarger)
+    Benchmark("apply_order_events", configuration: configuration([orderRate], iterations: 8)) { benchmark in
+        let market = warmMarket(rawSettings)
+        let before = market.counters.orders[.applied]
+        let start = ContinuousClock.now
+        for event in orderStream { market.apply(event) }
+        let elapsed = seconds(ContinuousClock.now - start)
+        precondition(market.counters.orders[.applied] - before == orderStream.count)
+        benchmark.measurement(orderRate, Int(Double(orderStream.count) / elapsed / 1_000))
+    }
+
+    let realTime = BenchmarkMetric.custom("replay_x_real_time", polarity: .prefersLarger)
+    let publications = BenchmarkMetric.custom("zone_publications_per_s_event_time", polarity: .prefersLarger)
+    let eventRate = BenchmarkMetric.custom("replay_events_k_per_s", polarity: .prefersLarger)
+    Benchmark("replay_10_min_austin_peak", configuration: configuration([realTime, publications, eventRate], iterations: 6)) { benchmark in
+        let market = warmMarket()
+        let published = market.counters.publications + market.counters.heartbeats
+        var ping = 0
+        var order = 0
+        let start = ContinuousClock.now
+        for isOrder in recording.isOrder {
+            if isOrder { market.apply(recording.orders[order]); order += 1 } else { market.apply(recording.pings[ping]); ping += 1 }
+            blackHole(market.takePublishedZones())
+        }
+        market.refreshRankings(asOf_ms: recording.pings.last!.eventTime_ms / 1_000 * 1_000 + 1_000)
+        let elapsed = seconds(ContinuousClock.now - start)
+        benchmark.measurement(realTime, Int(Double(replay_s) / elapsed))
+        benchmark.measurement(publications, (market.counters.publications + market.counters.heartbeats - published) / Int(replay_s))
+        benchmark.measurement(eventRate, Int(Double(recording.isOrder.count) / elapsed / 1_000))
+    }
+
+    // Reads: 2 reader threads while the writer replays; each board in turn, in the same iteration.
+    let readMetrics: [BenchmarkMetric] = [
+        .custom("best_lockfree_ns_x100", polarity: .prefersSmaller), .custom("best_mutex_ns_x100", polarity: .prefersSmaller),
+        .custom("best_lockfree_vs_mutex_x10", polarity: .prefersLarger),
+        .custom("top10_lockfree_ns_x100", polarity: .prefersSmaller), .custom("top10_mutex_ns_x100", polarity: .prefersSmaller),
+        .custom("top10_lockfree_vs_mutex_x10", polarity: .prefersLarger),
+        .custom("writer_active_during_reads", polarity: .prefersLarger),
+    ]
+    Benchmark("read_zone_rankings_2_readers_writer_active", configuration: configuration(readMetrics, iterations: 6)) { benchmark in
+        let writer = ReplayWriter()
+        let board = writer.market.board
+        let mirror = writer.mirror
+        let zones = ReplayWriter.zones(of: writer.market).filter { board.best(in: $0) != nil }
+        writer.start()
+        let bestLockFree = medianReadTime_ns(threads: 2, zones: zones) { zone, _ in Int(board.best(in: zone)?.entry.deliveryETA_s ?? 0) }
+        let bestMutex = medianReadTime_ns(threads: 2, zones: zones) { zone, _ in Int(mirror.best(in: zone)?.entry.deliveryETA_s ?? 0) }
+        let topLockFree = medianReadTime_ns(threads: 2, zones: zones) { zone, snapshot in
+            board.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
+        }
+        let topMutex = medianReadTime_ns(threads: 2, zones: zones) { zone, snapshot in
+            mirror.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
+        }
+        let active = writer.running.load(ordering: .acquiring)
+        writer.finish()
+        benchmark.measurement(readMetrics[0], Int(bestLockFree * 100))
+        benchmark.measurement(readMetrics[1], Int(bestMutex * 100))
+        benchmark.measurement(readMetrics[2], Int((10 * bestMutex / bestLockFree).rounded()))
+        benchmark.measurement(readMetrics[3], Int(topLockFree * 100))
+        benchmark.measurement(readMetrics[4], Int(topMutex * 100))
+        benchmark.measurement(readMetrics[5], Int((10 * topMutex / topLockFree).rounded()))
+        benchmark.measurement(readMetrics[6], active ? 1 : 0)
+    }
+
+    let memoryMetrics: [BenchmarkMetric] = [
+        .custom("bytes_per_courier", polarity: .prefersSmaller), .custom("bytes_per_restaurant", polarity: .prefersSmaller),
+        .custom("bytes_per_open_order", polarity: .prefersSmaller), .custom("bytes_per_published_zone", polarity: .prefersSmaller),
+        .custom("zones", polarity: .prefersLarger),
+    ]
+    Benchmark("memory_austin_market", configuration: configuration(memoryMetrics, iterations: 3)) { benchmark in
+        var seen = Set<Identifier>()
+        let firstPings = recording.pings.filter { seen.insert($0.courierID).inserted }
+        // Raw settings: no refresh (and so no publication) until asked for.
+        let board = RankingBoard()
+        let empty = heapInUse_bytes()
+        let market = MarketState(marketID: austin.marketID, board: board, settings: rawSettings)
+        for profile in recording.profiles { market.apply(profile) }
+        let withRestaurants = heapInUse_bytes()
+        for ping in firstPings { market.apply(ping) }
+        let withCouriers = heapInUse_bytes()
+        var orders = 0
+        for event in orderStream.prefix(20_000) where event.type == .placed { market.apply(event); orders += 1 }
+        let withOrders = heapInUse_bytes()
+        market.refreshRankings(asOf_ms: (market.clock_ms ?? 0) + 1_000)
+        let published = heapInUse_bytes()
+        benchmark.measurement(memoryMetrics[0], (withCouriers - withRestaurants) / firstPings.count)
+        benchmark.measurement(memoryMetrics[1], (withRestaurants - empty) / recording.profiles.count)
+        benchmark.measurement(memoryMetrics[2], (withOrders - withCouriers) / orders)
+        benchmark.measurement(memoryMetrics[3], (published - withOrders) / board.zoneCount)
+        benchmark.measurement(memoryMetrics[4], board.zoneCount)
+        blackHole(market)
+    }
+}
