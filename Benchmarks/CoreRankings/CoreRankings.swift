@@ -164,31 +164,64 @@ final class ReplayWriter: @unchecked Sendable {
     }
 }
 
+/// One way of reading a zone; generic, so that each is measured as a direct call.
+protocol ZoneReader: Sendable {
+    func read(_ zone: GeohashCell, into snapshot: inout ZoneSnapshot) -> Int
+}
+
+struct LockFreeBest: ZoneReader {
+    let board: RankingBoard
+    func read(_ zone: GeohashCell, into _: inout ZoneSnapshot) -> Int { Int(board.best(in: zone)?.entry.deliveryETA_s ?? 0) }
+}
+
+struct MutexBest: ZoneReader {
+    let rankings: MutexRankings
+    func read(_ zone: GeohashCell, into _: inout ZoneSnapshot) -> Int { Int(rankings.best(in: zone)?.entry.deliveryETA_s ?? 0) }
+}
+
+struct LockFreeTop10: ZoneReader {
+    let board: RankingBoard
+    func read(_ zone: GeohashCell, into snapshot: inout ZoneSnapshot) -> Int {
+        board.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
+    }
+}
+
+struct MutexTop10: ZoneReader {
+    let rankings: MutexRankings
+    func read(_ zone: GeohashCell, into snapshot: inout ZoneSnapshot) -> Int {
+        rankings.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
+    }
+}
+
+/// Nanoseconds per read of each batch of `order`'s zones.
+@inline(never)
+func timeBatches<Reader: ZoneReader>(_ reader: Reader, order: [GeohashCell], batches: Int) -> [Double] {
+    var snapshot = ZoneSnapshot()
+    // Reused storage: no allocation per read.
+    snapshot.entries.reserveCapacity(64)
+    var times: [Double] = []
+    var checksum = 0
+    for _ in 0..<batches {
+        let start = ContinuousClock.now
+        for zone in order { checksum &+= reader.read(zone, into: &snapshot) }
+        times.append(seconds(ContinuousClock.now - start) * 1e9 / Double(order.count))
+    }
+    blackHole(checksum)
+    return times
+}
+
 /// Median nanoseconds per read over batches of reads on `threads` threads at once
 /// (medians of batches: a batch during which the 2-core machine ran the writer
 /// instead is an outlier, not the typical read).
-func medianReadTime_ns(threads: Int, zones: [GeohashCell],
-                       _ read: @escaping @Sendable (GeohashCell, inout ZoneSnapshot) -> Int) -> Double {
-    let batches = 400
-    let readsPerBatch = 1_000
+func medianReadTime_ns<Reader: ZoneReader>(threads: Int, zones: [GeohashCell], _ reader: Reader) -> Double {
     let results = Mutex<[Double]>([])
     let done = DispatchSemaphore(value: 0)
     for thread in 0..<threads {
         Thread {
             var random = SplitMix64(seed: UInt64(thread + 1))
             // Zones visited in a random order, chosen before the clock starts.
-            let order = (0..<readsPerBatch).map { _ in zones[Int(random.next() % UInt64(zones.count))] }
-            var times: [Double] = []
-            var checksum = 0
-            // Each thread reads into its own storage, reused: no allocation per read.
-            var snapshot = ZoneSnapshot()
-            snapshot.entries.reserveCapacity(64)
-            for _ in 0..<batches {
-                let start = ContinuousClock.now
-                for zone in order { checksum &+= read(zone, &snapshot) }
-                times.append(seconds(ContinuousClock.now - start) * 1e9 / Double(readsPerBatch))
-            }
-            blackHole(checksum)
+            let order = (0..<1_000).map { _ in zones[Int(random.next() % UInt64(zones.count))] }
+            let times = timeBatches(reader, order: order, batches: 400)
             results.withLock { $0 += times }
             done.signal()
         }.start()
@@ -266,14 +299,10 @@ let benchmarks: @Sendable () -> Void = {
         let mirror = writer.mirror
         let zones = ReplayWriter.zones(of: writer.market).filter { board.best(in: $0) != nil }
         writer.start()
-        let bestLockFree = medianReadTime_ns(threads: 2, zones: zones) { zone, _ in Int(board.best(in: zone)?.entry.deliveryETA_s ?? 0) }
-        let bestMutex = medianReadTime_ns(threads: 2, zones: zones) { zone, _ in Int(mirror.best(in: zone)?.entry.deliveryETA_s ?? 0) }
-        let topLockFree = medianReadTime_ns(threads: 2, zones: zones) { zone, snapshot in
-            board.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
-        }
-        let topMutex = medianReadTime_ns(threads: 2, zones: zones) { zone, snapshot in
-            mirror.read(zone, limit: 10, into: &snapshot) ? Int(snapshot.entries[snapshot.entries.count - 1].deliveryETA_s) : 0
-        }
+        let bestLockFree = medianReadTime_ns(threads: 2, zones: zones, LockFreeBest(board: board))
+        let bestMutex = medianReadTime_ns(threads: 2, zones: zones, MutexBest(rankings: mirror))
+        let topLockFree = medianReadTime_ns(threads: 2, zones: zones, LockFreeTop10(board: board))
+        let topMutex = medianReadTime_ns(threads: 2, zones: zones, MutexTop10(rankings: mirror))
         let active = writer.running.load(ordering: .acquiring)
         writer.finish()
         benchmark.measurement(readMetrics[0], Int(bestLockFree * 100))

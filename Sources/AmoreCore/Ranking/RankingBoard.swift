@@ -113,8 +113,7 @@ public final class RankingBoard: @unchecked Sendable {
             let count = record[Self.marketAndCountWord].load(ordering: .relaxed) & 0xFFFF_FFFF
             let best = Self.bestWord
             let words = (record[best].load(ordering: .relaxed), record[best + 1].load(ordering: .relaxed),
-                         record[best + 2].load(ordering: .relaxed), record[best + 3].load(ordering: .relaxed),
-                         record[best + 4].load(ordering: .relaxed))
+                         record[best + 2].load(ordering: .relaxed), record[best + 3].load(ordering: .relaxed))
             atomicMemoryFence(ordering: .acquiring)
             guard record[Self.sequenceWord].load(ordering: .relaxed) == before else { continue }
             if count == 0 { return nil }
@@ -143,15 +142,14 @@ public final class RankingBoard: @unchecked Sendable {
             if excess > 0 {
                 snapshot.entries.removeLast(excess)
             } else if excess < 0 {
-                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0, 0, 0)), count: -excess))
+                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0, 0)), count: -excess))
             }
             snapshot.entries.withUnsafeMutableBufferPointer { entries in
                 var word = 0
                 for index in 0..<count {
                     entries[index] = RankedRestaurant(words: (
                         slot[word].load(ordering: .relaxed), slot[word + 1].load(ordering: .relaxed),
-                        slot[word + 2].load(ordering: .relaxed), slot[word + 3].load(ordering: .relaxed),
-                        slot[word + 4].load(ordering: .relaxed)))
+                        slot[word + 2].load(ordering: .relaxed), slot[word + 3].load(ordering: .relaxed)))
                     word += RankedRestaurant.wordCount
                 }
             }
@@ -248,13 +246,11 @@ public final class RankingBoard: @unchecked Sendable {
             slot[word + 1].store(words.1, ordering: .relaxed)
             slot[word + 2].store(words.2, ordering: .relaxed)
             slot[word + 3].store(words.3, ordering: .relaxed)
-            slot[word + 4].store(words.4, ordering: .relaxed)
             if index == 0 {
                 record[Self.bestWord].store(words.0, ordering: .relaxed)
                 record[Self.bestWord + 1].store(words.1, ordering: .relaxed)
                 record[Self.bestWord + 2].store(words.2, ordering: .relaxed)
                 record[Self.bestWord + 3].store(words.3, ordering: .relaxed)
-                record[Self.bestWord + 4].store(words.4, ordering: .relaxed)
             }
             word += RankedRestaurant.wordCount
         }
