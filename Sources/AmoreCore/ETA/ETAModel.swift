@@ -37,12 +37,16 @@ public struct ETAModel: Sendable, Equatable {
 
     public init() {}
 
+    /// The cap on any part, so that sums stay far inside `Int32`.
+    public static let maxPart_s: Int32 = 1_000_000
+
     /// The parts of a restaurant's ETA that do not depend on the zone.
     public func estimate(ordersAhead: Int, ovens: Int, prep_s: Double, prepLearned: Bool,
                          courierDistance_m: Double?) -> RestaurantEstimate {
-        let prep = Int32(prep_s.rounded())
-        let queueWait = Int32(ordersAhead / max(1, ovens)) * prep
-        let arrival = courierDistance_m.map { Int32(($0 / courierSpeed_mps).rounded()) } ?? courierFallback_s
+        let prep = Int32(min(Double(Self.maxPart_s), prep_s.rounded()))
+        // A flood of orders must not overflow: any part is capped (at ~11.6 days).
+        let queueWait = Int32(min(Int64(Self.maxPart_s), Int64(ordersAhead / max(1, ovens)) * Int64(prep)))
+        let arrival = courierDistance_m.map { travel_s(distance_m: $0) } ?? courierFallback_s
         let reason: EstimateReason? = courierDistance_m == nil ? .noCourierNearby : (prepLearned ? nil : .prepTimeFromProfile)
         return RestaurantEstimate(queueWait_s: queueWait, prep_s: prep, courierArrival_s: arrival, handoff_s: handoff_s,
                                   reason: reason)
@@ -50,7 +54,7 @@ public struct ETAModel: Sendable, Equatable {
 
     /// Travel time over `distance_m` at courier speed.
     public func travel_s(distance_m: Double) -> Int32 {
-        Int32(min(Double(Int32.max), (distance_m / courierSpeed_mps).rounded()))
+        Int32(min(Double(Self.maxPart_s), (distance_m / courierSpeed_mps).rounded()))
     }
 }
 

@@ -1,7 +1,7 @@
 /// One restaurant in a zone's ranking, compact enough to live in the lock-free board:
 /// the restaurant is a `RankingBoard` directory index, every part is whole seconds.
 /// delivery = max(queueWait + prep, courierArrival) + handoff + travel;
-/// carry-out = queueWait + prep (the board stores the parts and derives carry-out).
+/// carry-out = queueWait + prep (the board stores the parts and derives the sums).
 public struct RankedRestaurant: Hashable, Sendable {
     /// Index of the restaurant's id in the board's directory (`RankingBoard.identifier(at:)`).
     public var restaurant: Int32
@@ -33,8 +33,9 @@ public struct RankedRestaurant: Hashable, Sendable {
         self.reason = reason
     }
 
-    /// Words per entry in a board slot. Carry-out is not stored: it is queue wait + prep.
-    @usableFromInline static var wordCount: Int { 4 }
+    /// Words per entry on the board. Derived parts are not stored: carry-out is queue
+    /// wait + prep, delivery follows from the parts, and hand-off is one per zone.
+    @usableFromInline static var wordCount: Int { 3 }
 
     @usableFromInline @inline(__always)
     static func pack(_ a: Int32, _ b: Int32) -> UInt64 {
@@ -46,24 +47,32 @@ public struct RankedRestaurant: Hashable, Sendable {
         (Int32(bitPattern: UInt32(truncatingIfNeeded: word)), Int32(bitPattern: UInt32(truncatingIfNeeded: word >> 32)))
     }
 
-    @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64) {
+    @usableFromInline var words: (UInt64, UInt64, UInt64) {
         let flags = UInt64(styles.rawValue) | UInt64(confidence.rawValue) << 16 | UInt64(reason.map { $0.rawValue + 1 } ?? 0) << 24
-        return (Self.pack(restaurant, deliveryETA_s), Self.pack(queueWait_s, prep_s), Self.pack(courierArrival_s, travel_s),
-                UInt64(UInt32(bitPattern: handoff_s)) | flags << 32)
+        return (UInt64(UInt32(bitPattern: restaurant)) | flags << 32, Self.pack(queueWait_s, prep_s),
+                Self.pack(courierArrival_s, travel_s))
+    }
+
+    /// Whether the board can hold this entry as it is (its delivery and carry-out are
+    /// those the model derives from its parts).
+    public var isDerivable: Bool {
+        carryOutReady_s == queueWait_s &+ prep_s
+            && deliveryETA_s == max(carryOutReady_s, courierArrival_s) &+ handoff_s &+ travel_s
     }
 
     @inlinable @inline(__always)
-    init(words w: (UInt64, UInt64, UInt64, UInt64)) {
-        (restaurant, deliveryETA_s) = Self.unpack(w.0)
-        (queueWait_s, prep_s) = Self.unpack(w.1)
-        (courierArrival_s, travel_s) = Self.unpack(w.2)
-        handoff_s = Int32(bitPattern: UInt32(truncatingIfNeeded: w.3))
-        carryOutReady_s = queueWait_s &+ prep_s
-        let flags = w.3 >> 32
+    init(words w: (UInt64, UInt64, UInt64), handoff_s: Int32) {
+        restaurant = Int32(bitPattern: UInt32(truncatingIfNeeded: w.0))
+        let flags = w.0 >> 32
         styles = PizzaStyles(rawValue: UInt16(truncatingIfNeeded: flags))
         // Torn reads are discarded by the caller; never trap on one.
         confidence = EstimateConfidence(rawValue: UInt8(truncatingIfNeeded: flags >> 16)) ?? .low
         let reasonCode = UInt8(truncatingIfNeeded: flags >> 24)
         reason = reasonCode == 0 ? nil : EstimateReason(rawValue: reasonCode &- 1)
+        (queueWait_s, prep_s) = Self.unpack(w.1)
+        (courierArrival_s, travel_s) = Self.unpack(w.2)
+        self.handoff_s = handoff_s
+        carryOutReady_s = queueWait_s &+ prep_s
+        deliveryETA_s = max(carryOutReady_s, courierArrival_s) &+ handoff_s &+ travel_s
     }
 }

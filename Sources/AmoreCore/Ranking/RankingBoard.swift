@@ -34,9 +34,10 @@ public struct ZoneSnapshot: Sendable, Equatable {
 /// The price: a zone lists at most `maxEntriesPerZone` restaurants, and a reader that
 /// races a write retries (the writer holds a zone for well under a microsecond).
 ///
-/// Layout: the zone table is open-addressed with 128-byte records holding the key, the
-/// sequence, version, as-of, count and the best entry, so that finding a zone and reading
-/// its best entry touch one record; all entries live in a separate slot per zone.
+/// Layout: the zone table is open-addressed with 320-byte records holding the key, the
+/// sequence, version, as-of, count, hand-off and the first ten entries (3 words
+/// each: parts only, sums derived), so that finding a zone and reading its top ten touch
+/// one record of five adjacent cache lines; further entries live in a slot per zone.
 /// Every word is an atomic (relaxed where the sequence orders it), so the races the
 /// protocol tolerates are not data races, and ThreadSanitizer checks the rest.
 public final class RankingBoard: @unchecked Sendable {
@@ -45,7 +46,7 @@ public final class RankingBoard: @unchecked Sendable {
     public let maxIdentifiers: Int
 
     // Zone record words.
-    @usableFromInline static var recordWords: Int { 16 }
+    @usableFromInline static var recordWords: Int { 40 }
     @usableFromInline static var keyWord: Int { 0 }
     @usableFromInline static var slotWord: Int { 1 }
     @usableFromInline static var sequenceWord: Int { 2 }
@@ -53,11 +54,14 @@ public final class RankingBoard: @unchecked Sendable {
     @usableFromInline static var asOfWord: Int { 4 }
     /// market << 32 | entry count
     @usableFromInline static var marketAndCountWord: Int { 5 }
-    @usableFromInline static var bestWord: Int { 6 }
+    @usableFromInline static var handoffWord: Int { 6 }
+    @usableFromInline static var entriesWord: Int { 8 }
+    @usableFromInline static var inlineCount: Int { 10 }
 
     @usableFromInline let tableMask: Int
     @usableFromInline let tableShift: UInt64
     @usableFromInline let records: UnsafeMutablePointer<Atomic<UInt64>>
+    private var overflowWords: Int { max(0, maxEntriesPerZone - Self.inlineCount) * RankedRestaurant.wordCount }
 
     // Restaurant and market ids the rankings refer to; each written once, before any
     // ranking that names it is published (the zone's release store orders it for readers).
@@ -66,6 +70,7 @@ public final class RankingBoard: @unchecked Sendable {
     // Writer only.
     private var identifierIndices: [Identifier: Int32] = [:]
     private var allocatedSlots: [UnsafeMutablePointer<Atomic<UInt64>>] = []
+    private var zonesInUse = 0
 
     public init(maxEntriesPerZone: Int = 50, maxZones: Int = 1 << 14, maxIdentifiers: Int = 1 << 16) {
         precondition(maxEntriesPerZone > 0 && maxZones > 0 && maxIdentifiers > 0)
@@ -79,7 +84,7 @@ public final class RankingBoard: @unchecked Sendable {
         tableMask = tableSize - 1
         tableShift = 64 - bits
         let words = tableSize * Self.recordWords
-        records = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 128)
+        records = UnsafeMutableRawPointer.allocate(byteCount: words * 8, alignment: 64)
             .bindMemory(to: Atomic<UInt64>.self, capacity: words)
         for word in 0..<words { (records + word).initialize(to: Atomic(0)) }
         identifiers = .allocate(capacity: maxIdentifiers)
@@ -89,10 +94,10 @@ public final class RankingBoard: @unchecked Sendable {
         records.deinitialize(count: (tableMask + 1) * Self.recordWords)
         UnsafeMutableRawPointer(records).deallocate()
         identifiers.deinitialize(count: identifierIndices.count).deallocate()
-        for slot in allocatedSlots { slot.deinitialize(count: maxEntriesPerZone * RankedRestaurant.wordCount).deallocate() }
+        for slot in allocatedSlots { slot.deinitialize(count: overflowWords).deallocate() }
     }
 
-    public var zoneCount: Int { allocatedSlots.count }
+    public var zoneCount: Int { zonesInUse }
 
     // MARK: Reading (any thread)
 
@@ -111,13 +116,14 @@ public final class RankingBoard: @unchecked Sendable {
             let version = record[Self.versionWord].load(ordering: .relaxed)
             let asOf = record[Self.asOfWord].load(ordering: .relaxed)
             let count = record[Self.marketAndCountWord].load(ordering: .relaxed) & 0xFFFF_FFFF
-            let best = Self.bestWord
-            let words = (record[best].load(ordering: .relaxed), record[best + 1].load(ordering: .relaxed),
-                         record[best + 2].load(ordering: .relaxed), record[best + 3].load(ordering: .relaxed))
+            let handoff = Int32(truncatingIfNeeded: record[Self.handoffWord].load(ordering: .relaxed))
+            let first = Self.entriesWord
+            let words = (record[first].load(ordering: .relaxed), record[first + 1].load(ordering: .relaxed),
+                         record[first + 2].load(ordering: .relaxed))
             atomicMemoryFence(ordering: .acquiring)
             guard record[Self.sequenceWord].load(ordering: .relaxed) == before else { continue }
             if count == 0 { return nil }
-            return (RankedRestaurant(words: words), Int64(bitPattern: version), Int64(bitPattern: asOf))
+            return (RankedRestaurant(words: words, handoff_s: handoff), Int64(bitPattern: version), Int64(bitPattern: asOf))
         }
     }
 
@@ -126,8 +132,6 @@ public final class RankingBoard: @unchecked Sendable {
     @inlinable
     public func read(_ zone: GeohashCell, limit: Int = .max, into snapshot: inout ZoneSnapshot) -> Bool {
         guard let record = record(for: zone) else { return false }
-        // Set once, before the zone's key was published.
-        let slot = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
         while true {
             let before = record[Self.sequenceWord].load(ordering: .acquiring)
             if before & 1 == 1 { spinWhileWriting(); continue }
@@ -135,22 +139,26 @@ public final class RankingBoard: @unchecked Sendable {
             snapshot.asOf_ms = Int64(bitPattern: record[Self.asOfWord].load(ordering: .relaxed))
             let marketAndCount = record[Self.marketAndCountWord].load(ordering: .relaxed)
             snapshot.market = Int32(truncatingIfNeeded: marketAndCount >> 32)
-            // A torn count is caught below; clamp so it never reads outside the slot.
+            let handoff = Int32(truncatingIfNeeded: record[Self.handoffWord].load(ordering: .relaxed))
+            // A torn count is caught below; clamp so it never reads outside the zone.
             let count = min(Int(marketAndCount & 0xFFFF_FFFF), limit, maxEntriesPerZone)
             // Resize first, then fill in place: no per-entry append in the loop.
             let excess = snapshot.entries.count - count
             if excess > 0 {
                 snapshot.entries.removeLast(excess)
             } else if excess < 0 {
-                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0, 0)), count: -excess))
+                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0), handoff_s: 0), count: -excess))
             }
             snapshot.entries.withUnsafeMutableBufferPointer { entries in
-                var word = 0
+                var words = record + Self.entriesWord
                 for index in 0..<count {
-                    entries[index] = RankedRestaurant(words: (
-                        slot[word].load(ordering: .relaxed), slot[word + 1].load(ordering: .relaxed),
-                        slot[word + 2].load(ordering: .relaxed), slot[word + 3].load(ordering: .relaxed)))
-                    word += RankedRestaurant.wordCount
+                    if index == Self.inlineCount {
+                        // Set once, before the zone's key was published.
+                        words = UnsafeMutablePointer(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
+                    }
+                    entries[index] = RankedRestaurant(words: (words[0].load(ordering: .relaxed), words[1].load(ordering: .relaxed),
+                                                              words[2].load(ordering: .relaxed)), handoff_s: handoff)
+                    words += RankedRestaurant.wordCount
                 }
             }
             atomicMemoryFence(ordering: .acquiring)
@@ -206,9 +214,13 @@ public final class RankingBoard: @unchecked Sendable {
 
     /// Replaces the zone's ranking. The first `maxEntriesPerZone` entries are kept.
     /// False when the zone is new and the board already holds `maxZones` zones.
+    /// Entries must be the model's (`isDerivable`) and share one hand-off time.
     @discardableResult
     public func publish(_ zone: GeohashCell, market: Int32, version: Int64, asOf_ms: Int64,
                         entries: UnsafeBufferPointer<RankedRestaurant>) -> Bool {
+        let handoff = entries.first?.handoff_s ?? 0
+        precondition(entries.allSatisfy { $0.isDerivable && $0.handoff_s == handoff },
+                     "board entries are derivable from their parts and share one hand-off")
         let key = Self.key(zone)
         var index = home(key)
         var isNew = false
@@ -216,7 +228,7 @@ public final class RankingBoard: @unchecked Sendable {
             let found = records[index * Self.recordWords + Self.keyWord].load(ordering: .relaxed)
             if found == key { break }
             if found == 0 {
-                guard allocatedSlots.count < maxZones else { return false }
+                guard zonesInUse < maxZones else { return false }
                 isNew = true
                 break
             }
@@ -224,13 +236,14 @@ public final class RankingBoard: @unchecked Sendable {
         }
         let record = records + index * Self.recordWords
         if isNew {
-            let words = maxEntriesPerZone * RankedRestaurant.wordCount
-            let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: words)
-            for word in 0..<words { (slot + word).initialize(to: Atomic(0)) }
-            allocatedSlots.append(slot)
-            record[Self.slotWord].store(UInt64(UInt(bitPattern: slot)), ordering: .relaxed)
+            zonesInUse += 1
+            if overflowWords > 0 {
+                let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: overflowWords)
+                for word in 0..<overflowWords { (slot + word).initialize(to: Atomic(0)) }
+                allocatedSlots.append(slot)
+                record[Self.slotWord].store(UInt64(UInt(bitPattern: slot)), ordering: .relaxed)
+            }
         }
-        let slot = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
 
         let sequence = record[Self.sequenceWord].load(ordering: .relaxed)
         record[Self.sequenceWord].store(sequence &+ 1, ordering: .relaxed)
@@ -239,20 +252,17 @@ public final class RankingBoard: @unchecked Sendable {
         record[Self.versionWord].store(UInt64(bitPattern: version), ordering: .relaxed)
         record[Self.asOfWord].store(UInt64(bitPattern: asOf_ms), ordering: .relaxed)
         record[Self.marketAndCountWord].store(UInt64(UInt32(bitPattern: market)) << 32 | UInt64(count), ordering: .relaxed)
-        var word = 0
+        record[Self.handoffWord].store(UInt64(UInt32(bitPattern: handoff)), ordering: .relaxed)
+        var words = record + Self.entriesWord
         for index in 0..<count {
-            let words = entries[index].words
-            slot[word].store(words.0, ordering: .relaxed)
-            slot[word + 1].store(words.1, ordering: .relaxed)
-            slot[word + 2].store(words.2, ordering: .relaxed)
-            slot[word + 3].store(words.3, ordering: .relaxed)
-            if index == 0 {
-                record[Self.bestWord].store(words.0, ordering: .relaxed)
-                record[Self.bestWord + 1].store(words.1, ordering: .relaxed)
-                record[Self.bestWord + 2].store(words.2, ordering: .relaxed)
-                record[Self.bestWord + 3].store(words.3, ordering: .relaxed)
+            if index == Self.inlineCount {
+                words = UnsafeMutablePointer(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
             }
-            word += RankedRestaurant.wordCount
+            let entry = entries[index].words
+            words[0].store(entry.0, ordering: .relaxed)
+            words[1].store(entry.1, ordering: .relaxed)
+            words[2].store(entry.2, ordering: .relaxed)
+            words += RankedRestaurant.wordCount
         }
         record[Self.sequenceWord].store(sequence &+ 2, ordering: .releasing)
         // A new zone becomes visible only now, whole.
