@@ -63,13 +63,13 @@ import Testing
                     if snapshot.version < lastSeen[index] || snapshot.asOf_ms < lastAsOf[index] {
                         found.append("went back from version \(lastSeen[index]) to \(snapshot.version)")
                     }
-                    if snapshot.version == lastSeen[index] && snapshot.entries != lastEntries[index] {
+                    if snapshot.version == lastSeen[index] && Array(snapshot.entries) != lastEntries[index] {
                         found.append("version \(snapshot.version) read with two contents")
                     }
                     if snapshot.version > lastSeen[index] { changes += 1 }
                     lastSeen[index] = snapshot.version
                     lastAsOf[index] = snapshot.asOf_ms
-                    lastEntries[index] = snapshot.entries
+                    lastEntries[index] = Array(snapshot.entries)
                     race.report(found.prefix(5).map { "\(zones[index]): \($0)" })
                 }
                 race.observed.add(changes, ordering: .relaxed)

@@ -26,7 +26,8 @@
 public struct ETAModel: Sendable, Equatable {
     /// Straight-line speed of a courier, detours included.
     public var courierSpeed_mps: Double = 4.0
-    /// Courier at the door, pizza in hand, to pizza at the customer's door, less travel.
+    /// Courier at the door, pizza in hand, to pizza at the customer's door, less travel
+    /// (0...65,535 s).
     public var handoff_s: Int32 = 120
     /// How far to look for an available courier.
     public var courierSearchRadius_m: Double = 5_000

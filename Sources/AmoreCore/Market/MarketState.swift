@@ -83,6 +83,7 @@ public final class MarketState {
 
     public init(marketID: Identifier, board: RankingBoard, settings: MarketSettings = MarketSettings()) {
         precondition(settings.maxRestaurants <= 65_535, "zone members hold a 16-bit restaurant index")
+        precondition((0...65_535).contains(settings.eta.handoff_s), "the board holds a 16-bit hand-off time")
         self.marketID = marketID
         self.board = board
         self.settings = settings
@@ -412,7 +413,7 @@ public final class MarketState {
         zones[Int(zoneIndex)] = zone
     }
 
-    private func differsMaterially(_ new: [RankedRestaurant], _ old: [RankedRestaurant]) -> Bool {
+    private func differsMaterially(_ new: [RankedRestaurant], _ old: ZoneSnapshot.Entries) -> Bool {
         guard new.count == old.count else { return true }
         let threshold = settings.materialChange_s
         for (a, b) in zip(new, old) {

@@ -6,6 +6,8 @@ import Darwin
 #endif
 
 /// A zone's ranking as a reader saw it: one consistent version, never half-written.
+/// It holds the board's packed words (copied under the zone's sequence, the shortest
+/// possible window) and decodes an entry when it is asked for.
 public struct ZoneSnapshot: Sendable, Equatable {
     /// Strictly increasing per zone; 0 before the first publication.
     public var version: Int64 = 0
@@ -13,10 +15,33 @@ public struct ZoneSnapshot: Sendable, Equatable {
     public var asOf_ms: Int64 = 0
     /// Directory index of the zone's market (`RankingBoard.identifier(at:)`).
     public var market: Int32 = 0
-    /// Fastest first; at most the `limit` asked for.
-    public var entries: [RankedRestaurant] = []
+    @usableFromInline var handoff_s: Int32 = 0
+    /// `RankedRestaurant.wordCount` words per entry.
+    @usableFromInline var words: [UInt64] = []
 
     public init() {}
+
+    /// Fastest first; at most the `limit` read.
+    public var entries: Entries { Entries(words: words, handoff_s: handoff_s) }
+
+    public struct Entries: RandomAccessCollection, Sendable {
+        @usableFromInline let words: [UInt64]
+        @usableFromInline let handoff_s: Int32
+
+        @inlinable init(words: [UInt64], handoff_s: Int32) {
+            self.words = words
+            self.handoff_s = handoff_s
+        }
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { words.count / RankedRestaurant.wordCount }
+
+        @inlinable
+        public subscript(position: Int) -> RankedRestaurant {
+            let first = position * RankedRestaurant.wordCount
+            return RankedRestaurant(words: (words[first], words[first + 1], words[first + 2]), handoff_s: handoff_s)
+        }
+    }
 }
 
 /// The read side of the zone rankings: one writer publishes, any number of threads read,
@@ -47,16 +72,25 @@ public final class RankingBoard: @unchecked Sendable {
 
     // Zone record words.
     @usableFromInline static var recordWords: Int { 40 }
+    // The first cache line holds what `best(in:)` needs: key, sequence, version, as-of,
+    // market | count | hand-off, and the first entry; the next four hold entries 1-9.
     @usableFromInline static var keyWord: Int { 0 }
-    @usableFromInline static var slotWord: Int { 1 }
-    @usableFromInline static var sequenceWord: Int { 2 }
-    @usableFromInline static var versionWord: Int { 3 }
-    @usableFromInline static var asOfWord: Int { 4 }
-    /// market << 32 | entry count
-    @usableFromInline static var marketAndCountWord: Int { 5 }
-    @usableFromInline static var handoffWord: Int { 6 }
-    @usableFromInline static var entriesWord: Int { 8 }
+    @usableFromInline static var sequenceWord: Int { 1 }
+    @usableFromInline static var versionWord: Int { 2 }
+    @usableFromInline static var asOfWord: Int { 3 }
+    /// market << 32 | hand-off_s << 16 | entry count
+    @usableFromInline static var headerWord: Int { 4 }
+    @usableFromInline static var slotWord: Int { 8 }
     @usableFromInline static var inlineCount: Int { 10 }
+
+    /// Where inline entry `index` (0..<10) starts in a record.
+    @inlinable @inline(__always)
+    static func inlineEntryWord(_ index: Int) -> Int { index == 0 ? 5 : 7 + RankedRestaurant.wordCount * index }
+
+    @inlinable @inline(__always)
+    static func unpackHeader(_ word: UInt64) -> (market: Int32, handoff_s: Int32, count: Int) {
+        (Int32(truncatingIfNeeded: word >> 32), Int32(truncatingIfNeeded: (word >> 16) & 0xFFFF), Int(word & 0xFFFF))
+    }
 
     @usableFromInline let tableMask: Int
     @usableFromInline let tableShift: UInt64
@@ -73,7 +107,7 @@ public final class RankingBoard: @unchecked Sendable {
     private var zonesInUse = 0
 
     public init(maxEntriesPerZone: Int = 50, maxZones: Int = 1 << 14, maxIdentifiers: Int = 1 << 16) {
-        precondition(maxEntriesPerZone > 0 && maxZones > 0 && maxIdentifiers > 0)
+        precondition(maxEntriesPerZone > 0 && maxEntriesPerZone <= 0xFFFF && maxZones > 0 && maxIdentifiers > 0)
         self.maxEntriesPerZone = maxEntriesPerZone
         self.maxZones = maxZones
         self.maxIdentifiers = maxIdentifiers
@@ -115,15 +149,14 @@ public final class RankingBoard: @unchecked Sendable {
             if before & 1 == 1 { spinWhileWriting(); continue }
             let version = record[Self.versionWord].load(ordering: .relaxed)
             let asOf = record[Self.asOfWord].load(ordering: .relaxed)
-            let count = record[Self.marketAndCountWord].load(ordering: .relaxed) & 0xFFFF_FFFF
-            let handoff = Int32(truncatingIfNeeded: record[Self.handoffWord].load(ordering: .relaxed))
-            let first = Self.entriesWord
+            let header = Self.unpackHeader(record[Self.headerWord].load(ordering: .relaxed))
+            let first = Self.inlineEntryWord(0)
             let words = (record[first].load(ordering: .relaxed), record[first + 1].load(ordering: .relaxed),
                          record[first + 2].load(ordering: .relaxed))
             atomicMemoryFence(ordering: .acquiring)
             guard record[Self.sequenceWord].load(ordering: .relaxed) == before else { continue }
-            if count == 0 { return nil }
-            return (RankedRestaurant(words: words, handoff_s: handoff), Int64(bitPattern: version), Int64(bitPattern: asOf))
+            if header.count == 0 { return nil }
+            return (RankedRestaurant(words: words, handoff_s: header.handoff_s), Int64(bitPattern: version), Int64(bitPattern: asOf))
         }
     }
 
@@ -137,28 +170,33 @@ public final class RankingBoard: @unchecked Sendable {
             if before & 1 == 1 { spinWhileWriting(); continue }
             snapshot.version = Int64(bitPattern: record[Self.versionWord].load(ordering: .relaxed))
             snapshot.asOf_ms = Int64(bitPattern: record[Self.asOfWord].load(ordering: .relaxed))
-            let marketAndCount = record[Self.marketAndCountWord].load(ordering: .relaxed)
-            snapshot.market = Int32(truncatingIfNeeded: marketAndCount >> 32)
-            let handoff = Int32(truncatingIfNeeded: record[Self.handoffWord].load(ordering: .relaxed))
+            let header = Self.unpackHeader(record[Self.headerWord].load(ordering: .relaxed))
+            snapshot.market = header.market
+            snapshot.handoff_s = header.handoff_s
             // A torn count is caught below; clamp so it never reads outside the zone.
-            let count = min(Int(marketAndCount & 0xFFFF_FFFF), limit, maxEntriesPerZone)
-            // Resize first, then fill in place: no per-entry append in the loop.
-            let excess = snapshot.entries.count - count
+            let count = min(header.count, limit, maxEntriesPerZone)
+            let wordCount = count * RankedRestaurant.wordCount
+            // Resize first, then fill in place.
+            let excess = snapshot.words.count - wordCount
             if excess > 0 {
-                snapshot.entries.removeLast(excess)
+                snapshot.words.removeLast(excess)
             } else if excess < 0 {
-                snapshot.entries.append(contentsOf: repeatElement(RankedRestaurant(words: (0, 0, 0), handoff_s: 0), count: -excess))
+                snapshot.words.append(contentsOf: repeatElement(0, count: -excess))
             }
-            snapshot.entries.withUnsafeMutableBufferPointer { entries in
-                var words = record + Self.entriesWord
-                for index in 0..<count {
-                    if index == Self.inlineCount {
-                        // Set once, before the zone's key was published.
-                        words = UnsafeMutablePointer(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
-                    }
-                    entries[index] = RankedRestaurant(words: (words[0].load(ordering: .relaxed), words[1].load(ordering: .relaxed),
-                                                              words[2].load(ordering: .relaxed)), handoff_s: handoff)
-                    words += RankedRestaurant.wordCount
+            snapshot.words.withUnsafeMutableBufferPointer { copy in
+                let inline = min(wordCount, Self.inlineCount * RankedRestaurant.wordCount)
+                if inline > 0 {
+                    let first = record + Self.inlineEntryWord(0)
+                    copy[0] = first[0].load(ordering: .relaxed)
+                    copy[1] = first[1].load(ordering: .relaxed)
+                    copy[2] = first[2].load(ordering: .relaxed)
+                    let rest = record + Self.inlineEntryWord(1) - RankedRestaurant.wordCount
+                    for word in RankedRestaurant.wordCount..<inline { copy[word] = rest[word].load(ordering: .relaxed) }
+                }
+                if wordCount > inline {
+                    // Set once, before the zone's key was published.
+                    let slot = UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
+                    for word in inline..<wordCount { copy[word] = slot[word - inline].load(ordering: .relaxed) }
                 }
             }
             atomicMemoryFence(ordering: .acquiring)
@@ -219,8 +257,8 @@ public final class RankingBoard: @unchecked Sendable {
     public func publish(_ zone: GeohashCell, market: Int32, version: Int64, asOf_ms: Int64,
                         entries: UnsafeBufferPointer<RankedRestaurant>) -> Bool {
         let handoff = entries.first?.handoff_s ?? 0
-        precondition(entries.allSatisfy { $0.isDerivable && $0.handoff_s == handoff },
-                     "board entries are derivable from their parts and share one hand-off")
+        precondition((0...0xFFFF).contains(handoff) && entries.allSatisfy { $0.isDerivable && $0.handoff_s == handoff },
+                     "board entries are derivable from their parts and share one hand-off of 0...65,535 s")
         let key = Self.key(zone)
         var index = home(key)
         var isNew = false
@@ -251,18 +289,17 @@ public final class RankingBoard: @unchecked Sendable {
         let count = min(entries.count, maxEntriesPerZone)
         record[Self.versionWord].store(UInt64(bitPattern: version), ordering: .relaxed)
         record[Self.asOfWord].store(UInt64(bitPattern: asOf_ms), ordering: .relaxed)
-        record[Self.marketAndCountWord].store(UInt64(UInt32(bitPattern: market)) << 32 | UInt64(count), ordering: .relaxed)
-        record[Self.handoffWord].store(UInt64(UInt32(bitPattern: handoff)), ordering: .relaxed)
-        var words = record + Self.entriesWord
+        record[Self.headerWord].store(UInt64(UInt32(bitPattern: market)) << 32 | UInt64(handoff) << 16 | UInt64(count),
+                                      ordering: .relaxed)
         for index in 0..<count {
-            if index == Self.inlineCount {
-                words = UnsafeMutablePointer(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
-            }
+            let words = index < Self.inlineCount
+                ? record + Self.inlineEntryWord(index)
+                : UnsafeMutablePointer<Atomic<UInt64>>(bitPattern: UInt(record[Self.slotWord].load(ordering: .relaxed)))!
+                    + RankedRestaurant.wordCount * (index - Self.inlineCount)
             let entry = entries[index].words
             words[0].store(entry.0, ordering: .relaxed)
             words[1].store(entry.1, ordering: .relaxed)
             words[2].store(entry.2, ordering: .relaxed)
-            words += RankedRestaurant.wordCount
         }
         record[Self.sequenceWord].store(sequence &+ 2, ordering: .releasing)
         // A new zone becomes visible only now, whole.
