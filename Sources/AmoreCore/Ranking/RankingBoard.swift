@@ -22,7 +22,7 @@ public struct ZoneSnapshot: Sendable, Equatable {
     public init() {}
 
     /// Fastest first; at most the `limit` read.
-    public var entries: Entries { Entries(words: words, handoff_s: handoff_s) }
+    @inlinable public var entries: Entries { Entries(words: words, handoff_s: handoff_s) }
 
     public struct Entries: RandomAccessCollection, Sendable {
         @usableFromInline let words: [UInt64]
@@ -33,8 +33,8 @@ public struct ZoneSnapshot: Sendable, Equatable {
             self.handoff_s = handoff_s
         }
 
-        public var startIndex: Int { 0 }
-        public var endIndex: Int { words.count / RankedRestaurant.wordCount }
+        @inlinable public var startIndex: Int { 0 }
+        @inlinable public var endIndex: Int { words.count / RankedRestaurant.wordCount }
 
         @inlinable
         public subscript(position: Int) -> RankedRestaurant {
