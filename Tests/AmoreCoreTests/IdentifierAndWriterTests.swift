@@ -35,16 +35,6 @@ import Testing
         #expect(Identifier(validating: "r-1")! < Identifier(validating: "r-2")!)
     }
 
-    @Test func internerHandsOutDenseStableIndices() {
-        var restaurants = IdentifierTable()
-        #expect(restaurants.intern("r-a") == 0)
-        #expect(restaurants.intern("r-b") == 1)
-        #expect(restaurants.intern("r-a") == 0, "the same identifier keeps its index")
-        #expect(restaurants.count == 2)
-        #expect(restaurants.identifier(at: 1) == "r-b")
-        #expect(restaurants.lookup("r-c") == nil)
-    }
-
     /// RFC 4648 section 10 test vectors.
     @Test(arguments: [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
                       ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")])

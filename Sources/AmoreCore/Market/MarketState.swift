@@ -62,11 +62,11 @@ public final class MarketState {
         var isMarked = false
     }
 
-    private var restaurantIDs = IdentifierTable()
+    private var restaurantIndices: [Identifier: Int32] = [:]
     private var restaurants: [Restaurant] = []
     /// The zones each restaurant is ranked in (empty while closed or without a profile);
     /// apart from `restaurants` so that copying a restaurant copies plain values.
-    private var restaurantZones: [[Int32]] = []
+    private var restaurantZones: [ZoneList] = []
     private var orders = OrderBook()
     private var couriers = CourierIndex()
     private var zones: [Zone] = []
@@ -151,13 +151,13 @@ public final class MarketState {
 
     /// A restaurant's estimate as its zones rank it; nil unless it is ranked.
     public func estimate(of restaurantID: Identifier) -> RestaurantEstimate? {
-        guard let index = restaurantIDs.lookup(restaurantID), restaurants[Int(index)].isRanked else { return nil }
+        guard let index = restaurantIndices[restaurantID], restaurants[Int(index)].isRanked else { return nil }
         return restaurants[Int(index)].announced
     }
 
     /// The zones a restaurant is ranked in.
     public func zones(of restaurantID: Identifier) -> [GeohashCell] {
-        guard let index = restaurantIDs.lookup(restaurantID) else { return [] }
+        guard let index = restaurantIndices[restaurantID] else { return [] }
         return restaurantZones[Int(index)].map { zones[Int($0)].cell }
     }
 
@@ -181,11 +181,12 @@ public final class MarketState {
     }
 
     private func restaurantIndex(_ id: Identifier) -> Int? {
-        if let index = restaurantIDs.lookup(id) { return Int(index) }
+        if let index = restaurantIndices[id] { return Int(index) }
         guard restaurants.count < settings.maxRestaurants else { return nil }
+        restaurantIndices[id] = Int32(restaurants.count)
         restaurants.append(Restaurant())
-        restaurantZones.append([])
-        return Int(restaurantIDs.intern(id))
+        restaurantZones.append(ZoneList())
+        return restaurants.count - 1
     }
 
     private func applyProfile(_ profile: RestaurantProfile) -> ApplyOutcome {
@@ -311,7 +312,14 @@ public final class MarketState {
             reposition(index, in: Int(zone))
             joined.append(zone)
         }
-        restaurantZones[index] = joined
+        restaurantZones[index] = ZoneList(joined)
+        // Members grow one restaurant at a time; give back the slack of doubling.
+        for zone in joined where zones[Int(zone)].members.capacity > zones[Int(zone)].members.count + 4 {
+            let members = zones[Int(zone)].members
+            zones[Int(zone)].members = Array(unsafeUninitializedCapacity: members.count) { buffer, count in
+                count = buffer.initialize(fromContentsOf: members)
+            }
+        }
     }
 
     private func leaveZones(_ index: Int) {
@@ -319,7 +327,7 @@ public final class MarketState {
             zones[Int(zone)].members.removeAll { Int($0 & 0xFFFF) == index }
             mark(zone)
         }
-        restaurantZones[index] = []
+        restaurantZones[index] = ZoneList()
     }
 
     /// Calls `body` with the centre of every zone cell that may lie within `radius_m`.
@@ -381,7 +389,7 @@ public final class MarketState {
         let deliveryB = second.deliveryBeforeTravel_s + Int32(b >> 16)
         if deliveryA != deliveryB { return deliveryA < deliveryB }
         if first.carryOutReady_s != second.carryOutReady_s { return first.carryOutReady_s < second.carryOutReady_s }
-        return restaurantIDs.identifier(at: Int32(a & 0xFFFF)) < restaurantIDs.identifier(at: Int32(b & 0xFFFF))
+        return board.identifier(at: restaurants[Int(a & 0xFFFF)].boardIndex) < board.identifier(at: restaurants[Int(b & 0xFFFF)].boardIndex)
     }
 
     private func publish(_ zoneIndex: Int32, asOf_ms: Int64, heartbeat: Bool) {
