@@ -54,11 +54,13 @@ public final class MarketState {
     }
 
     struct Zone {
-        let cell: GeohashCell
+        /// The cell's geohash bits (the precision is the market's).
+        let cellBits: UInt64
         /// restaurant index (low 16 bits) | travel_s (high 16), fastest first by announced estimates.
         var members: [UInt32] = []
         var version: Int64 = 0
-        var publishedAt_ms: Int64?
+        /// `.min` before the first publication.
+        var publishedAt_ms: Int64 = .min
         var isMarked = false
     }
 
@@ -70,7 +72,7 @@ public final class MarketState {
     private var orders = OrderBook()
     private var couriers = CourierIndex()
     private var zones: [Zone] = []
-    private var zoneIndices: [GeohashCell: Int32] = [:]
+    private var zoneIndices: [UInt64: Int32] = [:]
     private var markedZones: [Int32] = []
     private var published: [GeohashCell] = []
     private let boardMarket: Int32
@@ -133,7 +135,8 @@ public final class MarketState {
         for zone in markedZones { publish(zone, asOf_ms: asOf_ms, heartbeat: false) }
         markedZones.removeAll(keepingCapacity: true)
         for zone in zones.indices {
-            if let last = zones[zone].publishedAt_ms, asOf_ms - last >= settings.heartbeat_ms {
+            let last = zones[zone].publishedAt_ms
+            if last != .min, asOf_ms - last >= settings.heartbeat_ms {
                 publish(Int32(zone), asOf_ms: asOf_ms, heartbeat: true)
             }
         }
@@ -158,7 +161,7 @@ public final class MarketState {
     /// The zones a restaurant is ranked in.
     public func zones(of restaurantID: Identifier) -> [GeohashCell] {
         guard let index = restaurantIndices[restaurantID] else { return [] }
-        return restaurantZones[Int(index)].map { zones[Int($0)].cell }
+        return restaurantZones[Int(index)].map { cell(of: zones[Int($0)]) }
     }
 
     public var restaurantCount: Int { restaurants.count }
@@ -300,12 +303,12 @@ public final class MarketState {
             guard distance_m <= radius_m else { return }
             let cell = GeohashCell(lat_deg: lat, lon_deg: lon, precision: settings.zonePrecision)
             let zone: Int32
-            if let known = zoneIndices[cell] {
+            if let known = zoneIndices[cell.bits] {
                 zone = known
             } else {
                 zone = Int32(zones.count)
-                zones.append(Zone(cell: cell))
-                zoneIndices[cell] = zone
+                zones.append(Zone(cellBits: cell.bits))
+                zoneIndices[cell.bits] = zone
             }
             let travel = UInt32(min(65_535, settings.eta.travel_s(distance_m: distance_m)))
             zones[Int(zone)].members.append(UInt32(index) | travel << 16)
@@ -355,6 +358,8 @@ public final class MarketState {
         }
     }
 
+    private func cell(of zone: Zone) -> GeohashCell { GeohashCell(bits: zone.cellBits, precision: settings.zonePrecision) }
+
     private func mark(_ zone: Int32) {
         guard !zones[Int(zone)].isMarked else { return }
         zones[Int(zone)].isMarked = true
@@ -401,18 +406,19 @@ public final class MarketState {
             candidate.append(restaurant.announced.entry(restaurant: restaurant.boardIndex, travel_s: Int32(member >> 16),
                                                         styles: restaurant.styles))
         }
-        let isNew = !board.read(zone.cell, into: &current)
+        let cell = cell(of: zone)
+        let isNew = !board.read(cell, into: &current)
         guard heartbeat || isNew || differsMaterially(candidate, current.entries) else {
             zones[Int(zoneIndex)] = zone
             return
         }
         zone.version += 1
         let accepted = candidate.withUnsafeBufferPointer {
-            board.publish(zone.cell, market: boardMarket, version: zone.version, asOf_ms: asOf_ms, entries: $0)
+            board.publish(cell, market: boardMarket, version: zone.version, asOf_ms: asOf_ms, entries: $0)
         }
         if accepted {
             zone.publishedAt_ms = asOf_ms
-            published.append(zone.cell)
+            published.append(cell)
             if heartbeat { counters.heartbeats += 1 } else { counters.publications += 1 }
         } else {
             zone.version -= 1
