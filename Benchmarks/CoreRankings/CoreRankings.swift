@@ -48,7 +48,7 @@ let recording: Recording = {
 
 /// A market after the warm-up, its rankings published.
 func warmMarket(_ settings: MarketSettings = MarketSettings(), board: RankingBoard = RankingBoard()) -> MarketState {
-    let market = MarketState(marketID: austin.marketID, board: board, settings: settings)
+    var market = MarketState(marketID: austin.marketID, board: board, settings: settings)
     for profile in recording.profiles { market.apply(profile) }
     for event in recording.warmUp {
         switch event {
@@ -132,7 +132,7 @@ final class MutexRankings: Sendable {
 /// Replays the recording into a market (and mirrors every publication into the mutex
 /// baseline) on its own thread until it ends or is stopped.
 final class ReplayWriter: @unchecked Sendable {
-    let market: MarketState
+    var market: MarketState
     let mirror = MutexRankings()
     let running = Atomic<Bool>(true)
     let stop = Atomic<Bool>(false)
@@ -261,7 +261,7 @@ let benchmarks: @Sendable () -> Void = {
 
     let pingRate = BenchmarkMetric.custom("courier_pings_k_per_s", polarity: .prefersLarger)
     Benchmark("apply_courier_pings", configuration: configuration([pingRate], iterations: 8)) { benchmark in
-        let market = warmMarket(rawSettings)
+        var market = warmMarket(rawSettings)
         let start = ContinuousClock.now
         for ping in recording.pings { market.apply(ping) }
         let elapsed = seconds(ContinuousClock.now - start)
@@ -271,7 +271,7 @@ let benchmarks: @Sendable () -> Void = {
 
     let orderRate = BenchmarkMetric.custom("order_events_k_per_s", polarity: .prefersLarger)
     Benchmark("apply_order_events", configuration: configuration([orderRate], iterations: 8)) { benchmark in
-        let market = warmMarket(rawSettings)
+        var market = warmMarket(rawSettings)
         let before = market.counters.orders[.applied]
         let start = ContinuousClock.now
         for event in orderStream { market.apply(event) }
@@ -284,7 +284,7 @@ let benchmarks: @Sendable () -> Void = {
     let publications = BenchmarkMetric.custom("zone_publications_per_s_event_time", polarity: .prefersLarger)
     let eventRate = BenchmarkMetric.custom("replay_events_k_per_s", polarity: .prefersLarger)
     Benchmark("replay_10_min_austin_peak", configuration: configuration([realTime, publications, eventRate], iterations: 6)) { benchmark in
-        let market = warmMarket()
+        var market = warmMarket()
         let published = market.counters.publications + market.counters.heartbeats
         var ping = 0
         var order = 0
@@ -340,7 +340,7 @@ let benchmarks: @Sendable () -> Void = {
         // Raw settings: no refresh (and so no publication) until asked for.
         let board = RankingBoard()
         let empty = heapInUse_bytes()
-        let market = MarketState(marketID: austin.marketID, board: board, settings: rawSettings)
+        var market = MarketState(marketID: austin.marketID, board: board, settings: rawSettings)
         for profile in recording.profiles { market.apply(profile) }
         let withRestaurants = heapInUse_bytes()
         for ping in firstPings { market.apply(ping) }

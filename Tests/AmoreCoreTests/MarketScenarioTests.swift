@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func aRestaurantWhoseQueueGrowsDropsAndAClosedOneDisappears() throws {
-        let market = MarketState(marketID: "austin", board: RankingBoard())
+        var market = MarketState(marketID: "austin", board: RankingBoard())
         // A: 2,000 m north of Z's centre, 2 ovens, prep 600 s. Courier K1 800 m north of A.
         // B: 3,000 m south, 1 oven, prep 480 s. Courier K2 600 m south of B.
         // (K1 is 5,800 m from B and K2 5,600 m from A: beyond the 5,000 m search.)
@@ -95,7 +95,7 @@ import Testing
     }
 
     @Test func aCourierArrivingNearARestaurantLowersItsCourierArrival() throws {
-        let market = MarketState(marketID: "austin", board: RankingBoard())
+        var market = MarketState(marketID: "austin", board: RankingBoard())
         // C: 1,000 m north of Z's centre (travel 250 s), 1 oven, prep 300 s.
         market.apply(Self.profile("C", north_m: 1_000, ovens: 1, prep_s: 300))
         // K: 3,000 m north of C → courier 750 s, which outlasts the kitchen (300 s):
@@ -138,7 +138,7 @@ import Testing
     }
 
     @Test func theOrderStateMachineIsIdempotentAndLearnsPrep() throws {
-        let market = MarketState(marketID: "austin", board: RankingBoard())
+        var market = MarketState(marketID: "austin", board: RankingBoard())
         // D: 1 oven, prep 600 s; no courier anywhere (fallback 900 s).
         market.apply(Self.profile("D", north_m: 0, ovens: 1, prep_s: 600))
         let t = Self.t0
@@ -186,7 +186,7 @@ import Testing
             settings.couriers = 600
             settings.ordersPerSecond = 3
             var simulator = MarketSimulator(settings: settings)
-            let market = MarketState(marketID: "austin", board: RankingBoard())
+            var market = MarketState(marketID: "austin", board: RankingBoard())
             for profile in simulator.profiles { market.apply(profile) }
             var published: [GeohashCell] = []
             simulator.run(until: settings.start_ms + 600_000) { event in

@@ -6,6 +6,8 @@ import Darwin
 
 /// One market's state (restaurants, their kitchens, couriers, zones), fed by events,
 /// publishing zone rankings to a `RankingBoard`. Single writer: one partition's owner.
+/// A value type, so that its methods work on its storage with static exclusivity
+/// (a class pays a run-time access check per property access: measured 12 % of a replay).
 ///
 /// Event time drives everything; nothing reads a clock, so the same events in the same
 /// order give bit-identical rankings and versions. Events change the state at once;
@@ -21,7 +23,7 @@ import Darwin
 /// - a marked zone is republished, with the next version, only when its order changed
 ///   or an entry moved by more than `materialChange_s` since its last publication;
 ///   every zone is republished at least every `heartbeat_ms`.
-public final class MarketState {
+public struct MarketState {
     public let marketID: Identifier
     public let settings: MarketSettings
     public let board: RankingBoard
@@ -98,14 +100,14 @@ public final class MarketState {
     /// Applies a restaurant profile. A profile older than the one held is late; a
     /// profile does not move event time (profiles are a table, not a stream of time).
     @discardableResult
-    public func apply(_ profile: RestaurantProfile) -> ApplyOutcome {
+    public mutating func apply(_ profile: RestaurantProfile) -> ApplyOutcome {
         let outcome = applyProfile(profile)
         counters.profiles[outcome] += 1
         return outcome
     }
 
     @discardableResult
-    public func apply(_ event: OrderEvent) -> ApplyOutcome {
+    public mutating func apply(_ event: OrderEvent) -> ApplyOutcome {
         advanceClock(to: event.eventTime_ms)
         let outcome = applyOrder(event)
         counters.orders[outcome] += 1
@@ -113,7 +115,7 @@ public final class MarketState {
     }
 
     @discardableResult
-    public func apply(_ ping: CourierPing) -> ApplyOutcome {
+    public mutating func apply(_ ping: CourierPing) -> ApplyOutcome {
         advanceClock(to: ping.eventTime_ms)
         let outcome = couriers.apply(ping, capacity: settings.maxCouriers)
         counters.pings[outcome] += 1
@@ -122,7 +124,7 @@ public final class MarketState {
 
     /// Brings the rankings up to date as of `asOf_ms` (the engine calls this when its
     /// input goes quiet; events call it themselves at each resolution step).
-    public func refreshRankings(asOf_ms: Int64) {
+    public mutating func refreshRankings(asOf_ms: Int64) {
         if let last = rankingsAsOf_ms, asOf_ms <= last { return }
         rankingsAsOf_ms = asOf_ms
         if asOf_ms >= nextSweep_ms {
@@ -144,7 +146,7 @@ public final class MarketState {
 
     /// The zones published since the last call, in publication order (each once per
     /// publication); their rankings are on the board.
-    public func takePublishedZones() -> [GeohashCell] {
+    public mutating func takePublishedZones() -> [GeohashCell] {
         guard !published.isEmpty else { return [] }
         defer { published = [] }
         return published
@@ -171,7 +173,7 @@ public final class MarketState {
 
     // MARK: Applying
 
-    private func advanceClock(to time_ms: Int64) {
+    private mutating func advanceClock(to time_ms: Int64) {
         guard let clock = clock_ms else {
             clock_ms = time_ms
             return
@@ -183,7 +185,7 @@ public final class MarketState {
         clock_ms = time_ms
     }
 
-    private func restaurantIndex(_ id: Identifier) -> Int? {
+    private mutating func restaurantIndex(_ id: Identifier) -> Int? {
         if let index = restaurantIndices[id] { return Int(index) }
         guard restaurants.count < settings.maxRestaurants else { return nil }
         restaurantIndices[id] = Int32(restaurants.count)
@@ -192,7 +194,7 @@ public final class MarketState {
         return restaurants.count - 1
     }
 
-    private func applyProfile(_ profile: RestaurantProfile) -> ApplyOutcome {
+    private mutating func applyProfile(_ profile: RestaurantProfile) -> ApplyOutcome {
         guard let index = restaurantIndex(profile.restaurantID) else { return .overCapacity }
         let old = restaurants[index]
         if old.hasProfile {
@@ -230,7 +232,7 @@ public final class MarketState {
         return .applied
     }
 
-    private func applyOrder(_ event: OrderEvent) -> ApplyOutcome {
+    private mutating func applyOrder(_ event: OrderEvent) -> ApplyOutcome {
         guard let index = restaurantIndex(event.restaurantID) else { return .overCapacity }
         let effect = orders.apply(event, restaurant: Int32(index))
         guard effect.outcome == .applied else { return effect.outcome }
@@ -246,7 +248,7 @@ public final class MarketState {
         return .applied
     }
 
-    private func learnPrep(_ index: Int, sample_s: Double) {
+    private mutating func learnPrep(_ index: Int, sample_s: Double) {
         var restaurant = restaurants[index]
         if restaurant.prepSeeded {
             restaurant.prep_s += settings.eta.prepSmoothing * (sample_s - restaurant.prep_s)
@@ -258,11 +260,11 @@ public final class MarketState {
         restaurants[index] = restaurant
     }
 
-    private func sweep(now_ms: Int64) {
+    private mutating func sweep(now_ms: Int64) {
         couriers.removeStale(lastPingBefore: now_ms - settings.courierStaleAfter_ms)
-        counters.forgottenOrders += orders.forget(updatedBefore: now_ms - settings.orderRetention_ms) { restaurant in
-            restaurants[Int(restaurant)].ordersInKitchen -= 1
-        }
+        let forgotten = orders.forget(updatedBefore: now_ms - settings.orderRetention_ms)
+        counters.forgottenOrders += forgotten.count
+        for restaurant in forgotten.leftKitchen { restaurants[Int(restaurant)].ordersInKitchen -= 1 }
     }
 
     // MARK: Estimates and zones
@@ -277,7 +279,7 @@ public final class MarketState {
                                      courierDistance_m: courier_m)
     }
 
-    private func announceIfChanged(_ index: Int, estimate new: RestaurantEstimate) {
+    private mutating func announceIfChanged(_ index: Int, estimate new: RestaurantEstimate) {
         let old = restaurants[index].announced
         let threshold = settings.materialChange_s
         let changed = new.deliveryBeforeTravel_s != old.deliveryBeforeTravel_s
@@ -293,11 +295,12 @@ public final class MarketState {
 
     /// Zones whose centre lies within the restaurant's delivery radius, with the travel
     /// time to each; zones are created on first use.
-    private func joinZones(_ index: Int) {
+    private mutating func joinZones(_ index: Int) {
         let restaurant = restaurants[index]
         let radius_m = Double(restaurant.deliveryRadius_m)
         var joined: [Int32] = []
-        forEachCellCentre(lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, radius_m: radius_m) { lat, lon in
+        Self.forEachCellCentre(lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, radius_m: radius_m,
+                               precision: settings.zonePrecision) { lat, lon in
             let distance_m = greatCircleDistance_m(lat1_deg: restaurant.lat_deg, lon1_deg: restaurant.lon_deg,
                                                    lat2_deg: lat, lon2_deg: lon)
             guard distance_m <= radius_m else { return }
@@ -325,7 +328,7 @@ public final class MarketState {
         }
     }
 
-    private func leaveZones(_ index: Int) {
+    private mutating func leaveZones(_ index: Int) {
         for zone in restaurantZones[index] {
             zones[Int(zone)].members.removeAll { Int($0 & 0xFFFF) == index }
             mark(zone)
@@ -334,10 +337,10 @@ public final class MarketState {
     }
 
     /// Calls `body` with the centre of every zone cell that may lie within `radius_m`.
-    private func forEachCellCentre(lat_deg: Double, lon_deg: Double, radius_m: Double,
-                                   _ body: (Double, Double) -> Void) {
-        let latBits = 5 * settings.zonePrecision / 2
-        let lonBits = 5 * settings.zonePrecision - latBits
+    private static func forEachCellCentre(lat_deg: Double, lon_deg: Double, radius_m: Double, precision: Int,
+                                          _ body: (Double, Double) -> Void) {
+        let latBits = 5 * precision / 2
+        let lonBits = 5 * precision - latBits
         let cellHeight_deg = 180 / Double(1 << latBits)
         let cellWidth_deg = 360 / Double(1 << lonBits)
         let reachLat_deg = radius_m / CourierIndex.metresPerDegree
@@ -360,7 +363,7 @@ public final class MarketState {
 
     private func cell(of zone: Zone) -> GeohashCell { GeohashCell(bits: zone.cellBits, precision: settings.zonePrecision) }
 
-    private func mark(_ zone: Int32) {
+    private mutating func mark(_ zone: Int32) {
         guard !zones[Int(zone)].isMarked else { return }
         zones[Int(zone)].isMarked = true
         markedZones.append(zone)
@@ -368,36 +371,46 @@ public final class MarketState {
 
     /// Moves the restaurant to its place in the zone's order after its announced
     /// estimate changed; everything else in the zone is still in order.
-    private func reposition(_ index: Int, in zone: Int) {
+    private mutating func reposition(_ index: Int, in zone: Int) {
         mark(Int32(zone))
-        zones[zone].members.withUnsafeMutableBufferPointer { members in
-            guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return }
-            let moving = members[position]
-            while position > 0 && precedes(moving, members[position - 1]) {
-                members[position] = members[position - 1]
-                position -= 1
+        // Taken out (still unique, no copy) so that the restaurants can be read meanwhile.
+        var members = zones[zone].members
+        zones[zone].members = []
+        let board = board
+        restaurants.withUnsafeBufferPointer { restaurants in
+            members.withUnsafeMutableBufferPointer { members in
+                guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return }
+                let moving = members[position]
+                while position > 0 && Self.precedes(moving, members[position - 1], restaurants, board) {
+                    members[position] = members[position - 1]
+                    position -= 1
+                }
+                while position + 1 < members.count && Self.precedes(members[position + 1], moving, restaurants, board) {
+                    members[position] = members[position + 1]
+                    position += 1
+                }
+                members[position] = moving
             }
-            while position + 1 < members.count && precedes(members[position + 1], moving) {
-                members[position] = members[position + 1]
-                position += 1
-            }
-            members[position] = moving
         }
+        zones[zone].members = members
     }
 
     /// Ranking order: delivery ETA, then carry-out time, then restaurant id, so that ties
     /// break the same way on every instance.
-    private func precedes(_ a: UInt32, _ b: UInt32) -> Bool {
-        let first = restaurants[Int(a & 0xFFFF)].announced
-        let second = restaurants[Int(b & 0xFFFF)].announced
-        let deliveryA = first.deliveryBeforeTravel_s + Int32(a >> 16)
-        let deliveryB = second.deliveryBeforeTravel_s + Int32(b >> 16)
+    private static func precedes(_ a: UInt32, _ b: UInt32, _ restaurants: UnsafeBufferPointer<Restaurant>,
+                                 _ board: RankingBoard) -> Bool {
+        let first = restaurants[Int(a & 0xFFFF)]
+        let second = restaurants[Int(b & 0xFFFF)]
+        let deliveryA = first.announced.deliveryBeforeTravel_s + Int32(a >> 16)
+        let deliveryB = second.announced.deliveryBeforeTravel_s + Int32(b >> 16)
         if deliveryA != deliveryB { return deliveryA < deliveryB }
-        if first.carryOutReady_s != second.carryOutReady_s { return first.carryOutReady_s < second.carryOutReady_s }
-        return board.identifier(at: restaurants[Int(a & 0xFFFF)].boardIndex) < board.identifier(at: restaurants[Int(b & 0xFFFF)].boardIndex)
+        let carryA = first.announced.carryOutReady_s
+        let carryB = second.announced.carryOutReady_s
+        if carryA != carryB { return carryA < carryB }
+        return board.identifier(at: first.boardIndex) < board.identifier(at: second.boardIndex)
     }
 
-    private func publish(_ zoneIndex: Int32, asOf_ms: Int64, heartbeat: Bool) {
+    private mutating func publish(_ zoneIndex: Int32, asOf_ms: Int64, heartbeat: Bool) {
         var zone = zones[Int(zoneIndex)]
         zone.isMarked = false
         candidate.removeAll(keepingCapacity: true)

@@ -81,17 +81,18 @@ struct OrderBook {
         return effect
     }
 
-    /// Forgets orders whose last event is older than `before_ms`; those still in a
-    /// kitchen are reported so the kitchen stops counting them (an order abandoned
-    /// without a final event must not hold a queue forever).
-    mutating func forget(updatedBefore before_ms: Int64, leftKitchen: (Int32) -> Void) -> Int {
+    /// Forgets orders whose last event is older than `before_ms`; the restaurants of
+    /// those still in a kitchen are returned so the kitchen stops counting them (an order
+    /// abandoned without a final event must not hold a queue forever).
+    mutating func forget(updatedBefore before_ms: Int64) -> (count: Int, leftKitchen: [Int32]) {
         var forgotten: [Identifier] = []
+        var leftKitchen: [Int32] = []
         for (id, order) in orders where order.updated_ms < before_ms {
             forgotten.append(id)
-            if order.stage.isInKitchen { leftKitchen(order.restaurant) }
+            if order.stage.isInKitchen { leftKitchen.append(order.restaurant) }
         }
         for id in forgotten { orders.removeValue(forKey: id) }
-        return forgotten.count
+        return (forgotten.count, leftKitchen)
     }
 
     var count: Int { orders.count }
