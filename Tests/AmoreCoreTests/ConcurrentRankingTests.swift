@@ -91,7 +91,7 @@ final class MarketWriter: @unchecked Sendable {
     private var simulator: MarketSimulator
     let applied = Atomic<Int>(0)
 
-    init(market: MarketState, simulator: MarketSimulator) {
+    init(market: consuming MarketState, simulator: MarketSimulator) {
         self.market = market
         self.simulator = simulator
     }

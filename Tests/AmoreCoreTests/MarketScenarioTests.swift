@@ -37,12 +37,12 @@ import Testing
     }
 
     /// Zone Z's ranking as (restaurant id, delivery ETA) pairs, plus its version.
-    static func ranking(_ market: MarketState) -> (entries: [(String, Int32)], version: Int64) {
+    static func ranking(_ market: borrowing MarketState) -> (entries: [(String, Int32)], version: Int64) {
         guard let snapshot = market.board.snapshot(of: zone) else { return ([], 0) }
         return (snapshot.entries.map { (market.board.identifier(at: $0.restaurant).description, $0.deliveryETA_s) }, snapshot.version)
     }
 
-    static func entry(_ market: MarketState, _ id: String) -> RankedRestaurant? {
+    static func entry(_ market: borrowing MarketState, _ id: String) -> RankedRestaurant? {
         market.board.snapshot(of: zone)?.entries.first { market.board.identifier(at: $0.restaurant).description == id }
     }
 
@@ -65,7 +65,8 @@ import Testing
         #expect(ranking.entries.map(\.0) == ["A", "B"])
         #expect(ranking.entries.map(\.1) == [1_220, 1_350])
         #expect(ranking.version == 1)
-        let a = try #require(Self.entry(market, "A"))
+        let foundA = Self.entry(market, "A")
+        let a = try #require(foundA)
         #expect([a.queueWait_s, a.prep_s, a.courierArrival_s, a.handoff_s, a.travel_s, a.carryOutReady_s] == [0, 600, 200, 120, 500, 600])
         #expect(a.confidence == .low && a.reason == .prepTimeFromProfile)
 
@@ -102,14 +103,16 @@ import Testing
         // delivery max(300, 750) + 120 + 250 = 1,120.
         market.apply(Self.ping("K", north_m: 4_000, at: Self.t0))
         market.refreshRankings(asOf_ms: Self.t0 + 1_000)
-        var c = try #require(Self.entry(market, "C"))
+        let foundC = Self.entry(market, "C")
+        var c = try #require(foundC)
         #expect(c.courierArrival_s == 750 && c.deliveryETA_s == 1_120)
         #expect(Self.ranking(market).version == 1)
 
         // K rides to 400 m north of C → courier 100 s: delivery max(300, 100) + 120 + 250 = 670.
         market.apply(Self.ping("K", north_m: 1_400, at: Self.t0 + 1_500))
         market.refreshRankings(asOf_ms: Self.t0 + 2_000)
-        c = try #require(Self.entry(market, "C"))
+        let closerC = Self.entry(market, "C")
+        c = try #require(closerC)
         #expect(c.courierArrival_s == 100 && c.deliveryETA_s == 670)
         #expect(Self.ranking(market).version == 2)
 
@@ -128,7 +131,8 @@ import Testing
         // K stops pinging: 60 s later it is stale, so C falls back to 900 s with low
         // confidence: delivery max(300, 900) + 120 + 250 = 1,270.
         market.refreshRankings(asOf_ms: Self.t0 + 122_000)
-        c = try #require(Self.entry(market, "C"))
+        let staleC = Self.entry(market, "C")
+        c = try #require(staleC)
         #expect(c.courierArrival_s == 900 && c.deliveryETA_s == 1_270)
         #expect(c.reason == .noCourierNearby && c.confidence == .low)
         // A courier that is not available is not offered either.
@@ -171,7 +175,8 @@ import Testing
         market.refreshRankings(asOf_ms: t + 976_000)
         // Prep: 600 + 0.2 × (900 - 600) = 660. In the kitchen: o4 only → queue ⌊1/1⌋ × 660 = 660.
         // Delivery before travel: max(660 + 660, 900) + 120 = 1,440; no courier → low confidence.
-        let d = try #require(market.estimate(of: "D"))
+        let foundD = market.estimate(of: "D")
+        let d = try #require(foundD)
         #expect(d.prep_s == 660 && d.queueWait_s == 660 && d.carryOutReady_s == 1_320)
         #expect(d.courierArrival_s == 900 && d.deliveryBeforeTravel_s == 1_440)
         #expect(d.reason == .noCourierNearby)
