@@ -1,4 +1,5 @@
 import AmoreCore
+import AmoreSimulation
 import Foundation
 import Testing
 
@@ -79,5 +80,39 @@ import Testing
         #expect(text.contains(#""key_base64":"ZGFsbGFz""#))
         #expect(text.contains(#""value_base64":"e/8AIgo=""#))
         #expect(text.contains(#""source":{"topic":"amore.couriers","partition":3,"offset":1234,"timestamp_ms":1764000001000}"#))
+    }
+
+    /// What the core publishes for a simulated city validates against the ranking schema.
+    @Test func rankingsPublishedByASimulatedMarketValidate() throws {
+        var settings = MarketSimulator.Settings()
+        settings.restaurants = 30
+        settings.couriers = 300
+        var simulator = MarketSimulator(settings: settings)
+        let board = RankingBoard()
+        var market = MarketState(marketID: settings.marketID, board: board)
+        for profile in simulator.profiles { market.apply(profile) }
+        var published = Set<GeohashCell>()
+        simulator.run(until: settings.start_ms + 120_000) { event in
+            switch event {
+            case .order(let order): market.apply(order)
+            case .ping(let ping): market.apply(ping)
+            }
+            published.formUnion(market.takePublishedZones())
+        }
+        try #require(published.count > 20)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amore-rankings-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var files: [String] = []
+        for zone in published.sorted(by: { $0.bits < $1.bits }) {
+            let snapshot = try #require(board.snapshot(of: zone))
+            let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
+            #expect(ranking.entries.allSatisfy { $0.restaurantID.description.hasPrefix("r-") })
+            let url = directory.appendingPathComponent("\(zone).json")
+            try Data(OutputEncoder.encode(ranking)).write(to: url)
+            files.append(url.path)
+        }
+        let (status, lines) = try Contracts.runChecker(["--validate", "ranking"] + files)
+        #expect(status == 0, "\(lines.prefix(10))")
     }
 }

@@ -65,3 +65,16 @@ public struct ZoneRanking: Hashable, Sendable {
         self.entries = entries
     }
 }
+
+extension ZoneRanking {
+    /// The published form of a zone's ranking as read from `board`.
+    public init(zone: GeohashCell, snapshot: ZoneSnapshot, board: RankingBoard) {
+        self.init(zoneID: zone.description, marketID: board.identifier(at: snapshot.market), version: snapshot.version,
+                  asOf_ms: snapshot.asOf_ms, entries: snapshot.entries.map { entry in
+                      RankingEntry(restaurantID: board.identifier(at: entry.restaurant), deliveryETA_s: entry.deliveryETA_s,
+                                   queueWait_s: entry.queueWait_s, prep_s: entry.prep_s, courierArrival_s: entry.courierArrival_s,
+                                   handoff_s: entry.handoff_s, travel_s: entry.travel_s, carryOutReady_s: entry.carryOutReady_s,
+                                   styles: entry.styles, confidence: entry.confidence, reason: entry.reason)
+                  })
+    }
+}
