@@ -34,24 +34,26 @@ public struct MarketState: ~Copyable {
     /// The event time of the last ranking refresh.
     public private(set) var rankingsAsOf_ms: Int64?
 
+    /// Fields ordered by size so that a restaurant packs into 80 bytes.
     struct Restaurant {
-        var hasProfile = false
         var lat_deg = 0.0
         var lon_deg = 0.0
-        var cosLat = 1.0
-        var styles = PizzaStyles()
+        var prep_s = 0.0
+        var updatedAt_ms: Int64 = .min
         var ovens: Int32 = 1
         var defaultPrep_s: Int32 = 0
         var deliveryRadius_m: Int32 = 0
-        var isOpen = false
-        var updatedAt_ms: Int64 = .min
         var boardIndex: Int32 = -1
         var ordersInKitchen: Int32 = 0
-        var prep_s = 0.0
-        var prepSeeded = false
-        var prepLearned = false
+        /// For the courier search's flat distances (a Float is ample for a cosine).
+        var cosLat: Float = 1
         /// What its zones rank it by; set while it is ranked.
         var announced = RestaurantEstimate(queueWait_s: 0, prep_s: 0, courierArrival_s: 0, handoff_s: 0, reason: nil)
+        var styles = PizzaStyles()
+        var hasProfile = false
+        var isOpen = false
+        var prepSeeded = false
+        var prepLearned = false
 
         var isRanked: Bool { hasProfile && isOpen }
     }
@@ -208,7 +210,7 @@ public struct MarketState: ~Copyable {
         new.boardIndex = board.register(profile.restaurantID)!
         new.lat_deg = profile.lat_deg
         new.lon_deg = profile.lon_deg
-        new.cosLat = cos(profile.lat_deg * Double.pi / 180)
+        new.cosLat = Float(cos(profile.lat_deg * Double.pi / 180))
         new.styles = profile.styles
         new.ovens = Int32(clamping: max(1, profile.ovens))
         new.defaultPrep_s = Int32(clamping: profile.defaultPrep_s)
@@ -273,7 +275,7 @@ public struct MarketState: ~Copyable {
     private func estimate(_ index: Int, now_ms: Int64) -> RestaurantEstimate {
         let restaurant = restaurants[index]
         let courier_m = couriers.nearestAvailable(
-            lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, cosLat: restaurant.cosLat,
+            lat_deg: restaurant.lat_deg, lon_deg: restaurant.lon_deg, cosLat: Double(restaurant.cosLat),
             within: settings.eta.courierSearchRadius_m, freshSince_ms: now_ms - settings.courierStaleAfter_ms)
         return settings.eta.estimate(ordersAhead: Int(restaurant.ordersInKitchen), ovens: Int(restaurant.ovens),
                                      prep_s: restaurant.prep_s, prepLearned: restaurant.prepLearned,
