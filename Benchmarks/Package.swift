@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -47,6 +48,7 @@ let package = Package(
             name: "CoreRankings",
             dependencies: [
                 "HeapStats",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "AmoreCore", package: root),
                 .product(name: "AmoreSimulation", package: root),

@@ -5,10 +5,12 @@
 // - apply rates on one core, rankings not refreshed (raw state updates);
 // - 10 minutes of peak replayed with every zone ranking maintained at 1 s of event time;
 // - reads from 2 threads while the writer replays, lock-free board vs the same rankings
-//   behind a `Mutex`, interleaved in the same iteration;
+//   behind a `Mutex` and as immutable objects behind an `AtomicReference`, in the same
+//   iteration;
 // - bytes per courier, restaurant, open order and published zone (glibc's mallinfo2).
 import AmoreCore
 import AmoreSimulation
+import Atomics
 import Benchmark
 import Foundation
 import HeapStats
@@ -97,67 +99,120 @@ func seconds(_ duration: Duration) -> Double {
 
 // MARK: The same rankings behind a mutex (the baseline for reads)
 
+/// The same index behind a `Mutex`: a second board that the writer fills and readers
+/// read only while holding the lock (its own sequence lock then never contends), so
+/// that the difference measured is the lock, not the data structure.
 final class MutexRankings: Sendable {
-    struct Ranking {
-        var version: Int64
-        var asOf_ms: Int64
-        var entries: [RankedRestaurant]
-    }
-
-    private let zones = Mutex<[GeohashCell: Ranking]>([:])
+    private let board = RankingBoard()
+    private let lock = Mutex(())
 
     func store(_ zone: GeohashCell, _ snapshot: ZoneSnapshot) {
-        let ranking = Ranking(version: snapshot.version, asOf_ms: snapshot.asOf_ms, entries: Array(snapshot.entries))
-        zones.withLock { $0[zone] = ranking }
+        let entries = Array(snapshot.entries)
+        lock.withLock { _ in
+            entries.withUnsafeBufferPointer {
+                _ = board.publish(zone, market: snapshot.market, version: snapshot.version, asOf_ms: snapshot.asOf_ms, entries: $0)
+            }
+        }
     }
 
     func best(in zone: GeohashCell) -> (entry: RankedRestaurant, version: Int64, asOf_ms: Int64)? {
-        zones.withLock { zones in
-            guard let ranking = zones[zone], let first = ranking.entries.first else { return nil }
-            return (first, ranking.version, ranking.asOf_ms)
+        lock.withLock { _ in board.best(in: zone) }
+    }
+
+    func read(_ zone: GeohashCell, limit: Int, into snapshot: inout ZoneSnapshot) -> Bool {
+        lock.withLock { _ in board.read(zone, limit: limit, into: &snapshot) }
+    }
+}
+
+/// The other lock-free design: each zone's ranking an immutable object, replaced whole
+/// behind an `AtomicReference` (swift-atomics; a read is a load and a retain/release).
+final class AtomicReferenceRankings: Sendable {
+    final class Ranking: AtomicReference, Sendable {
+        let version: Int64
+        let asOf_ms: Int64
+        let entries: [RankedRestaurant]
+
+        init(_ snapshot: ZoneSnapshot) {
+            version = snapshot.version
+            asOf_ms = snapshot.asOf_ms
+            entries = Array(snapshot.entries)
         }
     }
 
-    /// Copies the first `limit` entries into the caller's storage (no shared buffer).
+    /// The zones are known before the readers start; only their rankings change.
+    private let zones: [GeohashCell: ManagedAtomic<Ranking>]
+
+    init(_ initial: [(GeohashCell, ZoneSnapshot)]) {
+        zones = Dictionary(uniqueKeysWithValues: initial.map { ($0.0, ManagedAtomic(Ranking($0.1))) })
+    }
+
+    func store(_ zone: GeohashCell, _ snapshot: ZoneSnapshot) {
+        zones[zone]?.store(Ranking(snapshot), ordering: .releasing)
+    }
+
+    func best(in zone: GeohashCell) -> (entry: RankedRestaurant, version: Int64, asOf_ms: Int64)? {
+        guard let ranking = zones[zone]?.load(ordering: .acquiring), let first = ranking.entries.first else { return nil }
+        return (first, ranking.version, ranking.asOf_ms)
+    }
+
     func read(_ zone: GeohashCell, limit: Int, into copy: inout [RankedRestaurant]) -> Int64? {
-        zones.withLock { zones in
-            guard let ranking = zones[zone] else { return nil }
-            copy.removeAll(keepingCapacity: true)
-            copy.append(contentsOf: ranking.entries.prefix(limit))
-            return ranking.version
-        }
+        guard let ranking = zones[zone]?.load(ordering: .acquiring) else { return nil }
+        copy.removeAll(keepingCapacity: true)
+        copy.append(contentsOf: ranking.entries.prefix(limit))
+        return ranking.version
     }
 }
 
 /// Replays the recording into a market (and mirrors every publication into the mutex
-/// baseline) on its own thread until it ends or is stopped.
+/// and atomic-reference baselines) on its own thread until it ends or is stopped.
 final class ReplayWriter: @unchecked Sendable {
     var market: MarketState
     let mirror = MutexRankings()
+    let references: AtomicReferenceRankings
     let running = Atomic<Bool>(true)
     let stop = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
 
     init() {
         market = warmMarket()
+        var initial: [(GeohashCell, ZoneSnapshot)] = []
         for zone in Self.zones(of: market) {
-            if let snapshot = market.board.snapshot(of: zone) { mirror.store(zone, snapshot) }
+            if let snapshot = market.board.snapshot(of: zone) {
+                mirror.store(zone, snapshot)
+                initial.append((zone, snapshot))
+            }
         }
+        references = AtomicReferenceRankings(initial)
     }
 
     static func zones(of market: borrowing MarketState) -> [GeohashCell] {
         Array(Set(recording.profiles.flatMap { market.zones(of: $0.restaurantID) })).sorted { $0.bits < $1.bits }
     }
 
-    func start() {
+    /// Replays at `speedup` × real time: the writer is active (about 800 zone
+    /// publications per event-second) without taking a core, as in production, so that
+    /// the two readers really run at the same time on this 2-core machine.
+    func start(speedup: Int64 = 20) {
         Thread { [self] in
             var ping = 0
             var order = 0
+            let startWall = ContinuousClock.now
+            let startEvent_ms = recording.pings[0].eventTime_ms
+            var pacedUntil_ms = startEvent_ms
             for isOrder in recording.isOrder {
                 if stop.load(ordering: .relaxed) { break }
+                let eventTime_ms = isOrder ? recording.orders[order].eventTime_ms : recording.pings[ping].eventTime_ms
+                if eventTime_ms >= pacedUntil_ms + 1_000 {
+                    pacedUntil_ms = eventTime_ms
+                    let due = startWall + .milliseconds((eventTime_ms - startEvent_ms) / speedup)
+                    if due > ContinuousClock.now { Thread.sleep(forTimeInterval: seconds(due - ContinuousClock.now)) }
+                }
                 if isOrder { market.apply(recording.orders[order]); order += 1 } else { market.apply(recording.pings[ping]); ping += 1 }
                 for zone in market.takePublishedZones() {
-                    if let snapshot = market.board.snapshot(of: zone) { mirror.store(zone, snapshot) }
+                    if let snapshot = market.board.snapshot(of: zone) {
+                        mirror.store(zone, snapshot)
+                        references.store(zone, snapshot)
+                    }
                 }
             }
             running.store(false, ordering: .releasing)
@@ -188,6 +243,21 @@ struct MutexBest: ZoneReader {
     func read(_ zone: GeohashCell) -> Int { Int(rankings.best(in: zone)?.entry.deliveryETA_s ?? 0) }
 }
 
+struct AtomicReferenceBest: ZoneReader {
+    let rankings: AtomicReferenceRankings
+    func read(_ zone: GeohashCell) -> Int { Int(rankings.best(in: zone)?.entry.deliveryETA_s ?? 0) }
+}
+
+struct AtomicReferenceTop10: ZoneReader {
+    let rankings: AtomicReferenceRankings
+    var entries: [RankedRestaurant] = []
+
+    mutating func read(_ zone: GeohashCell) -> Int {
+        guard rankings.read(zone, limit: 10, into: &entries) != nil else { return 0 }
+        return entries.reduce(0) { $0 &+ Int($1.deliveryETA_s) }
+    }
+}
+
 struct LockFreeTop10: ZoneReader {
     let board: RankingBoard
     var snapshot = ZoneSnapshot()
@@ -200,23 +270,25 @@ struct LockFreeTop10: ZoneReader {
 
 struct MutexTop10: ZoneReader {
     let rankings: MutexRankings
-    var entries: [RankedRestaurant] = []
+    var snapshot = ZoneSnapshot()
 
     mutating func read(_ zone: GeohashCell) -> Int {
-        guard rankings.read(zone, limit: 10, into: &entries) != nil else { return 0 }
-        return entries.reduce(0) { $0 &+ Int($1.deliveryETA_s) }
+        guard rankings.read(zone, limit: 10, into: &snapshot) else { return 0 }
+        return snapshot.entries.reduce(0) { $0 &+ Int($1.deliveryETA_s) }
     }
 }
 
-/// Nanoseconds per read of each batch of `order`'s zones.
+/// Nanoseconds per read of each batch of `order`'s zones, batches repeated for
+/// `duration` (long enough that both readers' runs overlap almost entirely).
 @inline(never)
-func timeBatches<Reader: ZoneReader>(_ reader: Reader, order: [GeohashCell], batches: Int) -> [Double] {
+func timeBatches<Reader: ZoneReader>(_ reader: Reader, order: [GeohashCell], duration: Duration) -> [Double] {
     var reader = reader
     // Warm the reader's storage: no allocation per read.
     for zone in order { blackHole(reader.read(zone)) }
     var times: [Double] = []
     var checksum = 0
-    for _ in 0..<batches {
+    let end = ContinuousClock.now + duration
+    while ContinuousClock.now < end {
         let start = ContinuousClock.now
         for zone in order { checksum &+= reader.read(zone) }
         times.append(seconds(ContinuousClock.now - start) * 1e9 / Double(order.count))
@@ -226,8 +298,8 @@ func timeBatches<Reader: ZoneReader>(_ reader: Reader, order: [GeohashCell], bat
 }
 
 /// Median nanoseconds per read over batches of reads on `threads` threads at once
-/// (medians of batches: a batch during which the 2-core machine ran the writer
-/// instead is an outlier, not the typical read).
+/// (medians of batches: a batch interrupted by the writer is an outlier, not the
+/// typical read).
 func medianReadTime_ns<Reader: ZoneReader>(threads: Int, zones: [GeohashCell], _ reader: Reader) -> Double {
     let results = Mutex<[Double]>([])
     let done = DispatchSemaphore(value: 0)
@@ -236,7 +308,7 @@ func medianReadTime_ns<Reader: ZoneReader>(threads: Int, zones: [GeohashCell], _
             var random = SplitMix64(seed: UInt64(thread + 1))
             // Zones visited in a random order, chosen before the clock starts.
             let order = (0..<1_000).map { _ in zones[Int(random.next() % UInt64(zones.count))] }
-            let times = timeBatches(reader, order: order, batches: 400)
+            let times = timeBatches(reader, order: order, duration: .milliseconds(250))
             results.withLock { $0 += times }
             done.signal()
         }.start()
@@ -300,13 +372,16 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(eventRate, Int(Double(recording.isOrder.count) / elapsed / 1_000))
     }
 
-    // Reads: 2 reader threads while the writer replays; each board in turn, in the same iteration.
+    // Reads: 2 reader threads while the writer replays at 20x real time; each index in
+    // turn, in the same iteration.
     let readMetrics: [BenchmarkMetric] = [
         .custom("best_lockfree_ns_x100", polarity: .prefersSmaller), .custom("best_mutex_ns_x100", polarity: .prefersSmaller),
         .custom("best_lockfree_vs_mutex_x10", polarity: .prefersLarger),
         .custom("top10_lockfree_ns_x100", polarity: .prefersSmaller), .custom("top10_mutex_ns_x100", polarity: .prefersSmaller),
         .custom("top10_lockfree_vs_mutex_x10", polarity: .prefersLarger),
         .custom("writer_active_during_reads", polarity: .prefersLarger),
+        .custom("best_atomic_reference_ns_x100", polarity: .prefersSmaller),
+        .custom("top10_atomic_reference_ns_x100", polarity: .prefersSmaller),
     ]
     Benchmark("read_zone_rankings_2_readers_writer_active", configuration: configuration(readMetrics, iterations: 6)) { benchmark in
         let writer = ReplayWriter()
@@ -318,6 +393,8 @@ let benchmarks: @Sendable () -> Void = {
         let bestMutex = medianReadTime_ns(threads: 2, zones: zones, MutexBest(rankings: mirror))
         let topLockFree = medianReadTime_ns(threads: 2, zones: zones, LockFreeTop10(board: board))
         let topMutex = medianReadTime_ns(threads: 2, zones: zones, MutexTop10(rankings: mirror))
+        let bestReference = medianReadTime_ns(threads: 2, zones: zones, AtomicReferenceBest(rankings: writer.references))
+        let topReference = medianReadTime_ns(threads: 2, zones: zones, AtomicReferenceTop10(rankings: writer.references))
         let active = writer.running.load(ordering: .acquiring)
         writer.finish()
         benchmark.measurement(readMetrics[0], Int(bestLockFree * 100))
@@ -327,6 +404,8 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(readMetrics[4], Int(topMutex * 100))
         benchmark.measurement(readMetrics[5], Int((10 * topMutex / topLockFree).rounded()))
         benchmark.measurement(readMetrics[6], active ? 1 : 0)
+        benchmark.measurement(readMetrics[7], Int(bestReference * 100))
+        benchmark.measurement(readMetrics[8], Int(topReference * 100))
     }
 
     let memoryMetrics: [BenchmarkMetric] = [
