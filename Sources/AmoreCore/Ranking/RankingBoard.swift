@@ -218,18 +218,19 @@ public final class RankingBoard: @unchecked Sendable {
     }
 
     @inlinable
-    static func key(_ zone: GeohashCell) -> UInt64 { zone.bits | UInt64(zone.precision) << 60 }
+    static func key(_ zone: GeohashCell) -> UInt64 { zone.bits | UInt64(truncatingIfNeeded: zone.precision) &<< 60 }
 
     @inlinable
-    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> tableShift) }
+    func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> tableShift) }
 
     /// The zone's record, once published.
     @inlinable
     func record(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
         let key = Self.key(zone)
         var index = home(key)
+        // Wrapping arithmetic: no overflow checks on the way to the first load.
         while true {
-            let record = records + index * Self.recordWords
+            let record = records + index &* Self.recordWords
             let found = record[Self.keyWord].load(ordering: .acquiring)
             if found == key { return record }
             if found == 0 { return nil }
