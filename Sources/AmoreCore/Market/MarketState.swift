@@ -172,7 +172,8 @@ public struct MarketState: ~Copyable {
     public var restaurantCount: Int { restaurants.count }
     public var courierCount: Int { couriers.count }
     public var zoneCount: Int { zones.count }
-    public var openOrderCount: Int { orders.count }
+    /// Orders remembered: open ones and finished ones kept to recognise late events.
+    public var trackedOrderCount: Int { orders.count }
 
     // MARK: Applying
 
