@@ -53,10 +53,7 @@ func warmMarket(_ settings: MarketSettings = MarketSettings(), board: RankingBoa
     var market = MarketState(marketID: austin.marketID, board: board, settings: settings)
     for profile in recording.profiles { market.apply(profile) }
     for event in recording.warmUp {
-        switch event {
-        case .order(let order): market.apply(order)
-        case .ping(let ping): market.apply(ping)
-        }
+        market.apply(event)
     }
     _ = market.takePublishedZones()
     return market

@@ -76,8 +76,6 @@ public struct MarketSimulator: Sendable {
     private var sequence = 0
     private var nextOrder_ms: Double
 
-    static let metresPerDegree = 6_371_008.8 * Double.pi / 180
-
     public init(settings: Settings = Settings()) {
         self.settings = settings
         now_ms = settings.start_ms
@@ -164,11 +162,11 @@ public struct MarketSimulator: Sendable {
         let step_m = courier.speed_mps * interval_s
         courier.heading_rad += uniform(-0.4, 0.4)
         // Drift back towards the centre beyond 15 km.
-        let north_m = (courier.lat_deg - settings.centreLat_deg) * Self.metresPerDegree
-        let east_m = (courier.lon_deg - settings.centreLon_deg) * Self.metresPerDegree * cos(courier.lat_deg * Double.pi / 180)
+        let north_m = (courier.lat_deg - settings.centreLat_deg) * Earth.metresPerDegree
+        let east_m = (courier.lon_deg - settings.centreLon_deg) * Earth.metresPerDegree * cos(courier.lat_deg * Double.pi / 180)
         if north_m * north_m + east_m * east_m > 15_000 * 15_000 { courier.heading_rad = atan2(-north_m, -east_m) }
-        courier.lat_deg += step_m * sin(courier.heading_rad) / Self.metresPerDegree
-        courier.lon_deg += step_m * cos(courier.heading_rad) / (Self.metresPerDegree * cos(courier.lat_deg * Double.pi / 180))
+        courier.lat_deg += step_m * sin(courier.heading_rad) / Earth.metresPerDegree
+        courier.lon_deg += step_m * cos(courier.heading_rad) / (Earth.metresPerDegree * cos(courier.lat_deg * Double.pi / 180))
         let roll = uniform()
         switch courier.status {
         case .available: if roll < 0.02 { courier.status = .toRestaurant } else if roll < 0.021 { courier.status = .offline }
@@ -194,12 +192,23 @@ public struct MarketSimulator: Sendable {
     private mutating func scatter(spread_m: Double) -> (Double, Double) {
         let north_m = (uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1)) * spread_m
         let east_m = (uniform(-1, 1) + uniform(-1, 1) + uniform(-1, 1)) * spread_m
-        let lat = settings.centreLat_deg + north_m / Self.metresPerDegree
-        let lon = settings.centreLon_deg + east_m / (Self.metresPerDegree * cos(settings.centreLat_deg * Double.pi / 180))
+        let lat = settings.centreLat_deg + north_m / Earth.metresPerDegree
+        let lon = settings.centreLon_deg + east_m / (Earth.metresPerDegree * cos(settings.centreLat_deg * Double.pi / 180))
         return (lat, lon)
     }
 
     private mutating func uniform(_ low: Double = 0, _ high: Double = 1) -> Double {
         low + (high - low) * Double(random.next() >> 11) / Double(1 << 53)
+    }
+}
+
+extension MarketState {
+    /// Applies a simulated event as the engine would apply the decoded record.
+    @discardableResult
+    public mutating func apply(_ event: SimulatedEvent) -> ApplyOutcome {
+        switch event {
+        case .order(let order): apply(order)
+        case .ping(let ping): apply(ping)
+        }
     }
 }

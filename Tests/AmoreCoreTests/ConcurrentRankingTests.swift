@@ -101,10 +101,7 @@ final class MarketWriter: @unchecked Sendable {
         while done < count {
             simulator.run(until: simulator.now_ms + 1_000) { event in
                 guard done < count else { return }
-                switch event {
-                case .order(let order): market.apply(order)
-                case .ping(let ping): market.apply(ping)
-                }
+                market.apply(event)
                 done += 1
             }
         }

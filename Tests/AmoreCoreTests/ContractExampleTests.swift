@@ -93,10 +93,7 @@ import Testing
         for profile in simulator.profiles { market.apply(profile) }
         var published = Set<GeohashCell>()
         simulator.run(until: settings.start_ms + 120_000) { event in
-            switch event {
-            case .order(let order): market.apply(order)
-            case .ping(let ping): market.apply(ping)
-            }
+            market.apply(event)
             published.formUnion(market.takePublishedZones())
         }
         try #require(published.count > 20)

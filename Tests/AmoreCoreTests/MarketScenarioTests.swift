@@ -9,12 +9,11 @@ import Testing
 /// multiples of a metre (1° of latitude = 111,195.08 m on the model's sphere).
 @Suite struct MarketScenarioTests {
     static let zone = GeohashCell("9v6kpd")!  // central Austin
-    static let metresPerDegree = 6_371_008.8 * Double.pi / 180
     static let t0: Int64 = 1_767_225_600_000
 
     /// The point `north_m` metres north of zone Z's centre (south when negative).
     static func north(_ north_m: Double) -> (lat: Double, lon: Double) {
-        (zone.center.lat_deg + north_m / metresPerDegree, zone.center.lon_deg)
+        (zone.center.lat_deg + north_m / Earth.metresPerDegree, zone.center.lon_deg)
     }
 
     static func profile(_ id: String, north_m: Double, ovens: Int, prep_s: Int, radius_m: Int = 5_000,
@@ -195,10 +194,7 @@ import Testing
             for profile in simulator.profiles { market.apply(profile) }
             var published: [GeohashCell] = []
             simulator.run(until: settings.start_ms + 600_000) { event in
-                switch event {
-                case .order(let order): market.apply(order)
-                case .ping(let ping): market.apply(ping)
-                }
+                market.apply(event)
                 published += market.takePublishedZones()
             }
             var rankings: [GeohashCell: ZoneSnapshot] = [:]

@@ -114,10 +114,18 @@ public struct GeohashCell: Hashable, Sendable, CustomStringConvertible {
     public var neighbours: [GeohashCell] { Direction.allCases.compactMap { neighbour($0) } }
 }
 
+/// The sphere every distance here is measured on.
+public enum Earth {
+    /// The mean radius (IUGG R1).
+    @inlinable public static var radius_m: Double { 6_371_008.8 }
+    /// Along a meridian (and along the equator); computed, so optimised code folds it.
+    @inlinable public static var metresPerDegree: Double { radius_m * Double.pi / 180 }
+}
+
 /// Great-circle distance on a sphere (haversine formula).
-/// - Parameter radius_m: the Earth's mean radius (IUGG R1) unless given.
+/// - Parameter radius_m: the Earth's mean radius unless given.
 public func greatCircleDistance_m(lat1_deg: Double, lon1_deg: Double, lat2_deg: Double, lon2_deg: Double,
-                                  radius_m: Double = 6_371_008.8) -> Double {
+                                  radius_m: Double = Earth.radius_m) -> Double {
     let toRadians = Double.pi / 180
     let dLat = (lat2_deg - lat1_deg) * toRadians
     let dLon = (lon2_deg - lon1_deg) * toRadians

@@ -26,7 +26,6 @@ struct CourierIndex {
 
     /// Cell edge in degrees (about 560 m of latitude, 480 m of longitude at Austin).
     static let cell_deg = 0.005
-    static let metresPerDegree = 6_371_008.8 * Double.pi / 180
 
     private(set) var couriers: [Courier] = []
     private var indices: [Identifier: Int32] = [:]
@@ -75,7 +74,7 @@ struct CourierIndex {
         let centreY = Int64((lat_deg / Self.cell_deg).rounded(.down))
         let centreX = Int64((lon_deg / Self.cell_deg).rounded(.down))
         // Every point in ring k+1 is at least k cell edges away.
-        let edge_m = Self.cell_deg * Self.metresPerDegree * min(1, cosLat) * 0.999
+        let edge_m = Self.cell_deg * Earth.metresPerDegree * min(1, cosLat) * 0.999
         let maxRing = Int64((radius_m / edge_m).rounded(.up)) + 1
         var best2 = radius_m * radius_m
         var found = false
@@ -91,8 +90,8 @@ struct CourierIndex {
                             let courier = couriers[Int(member)]
                             member = courier.next
                             if courier.lastPing_ms < freshSince_ms { continue }
-                            let dy = (Double(courier.lat_deg) - lat_deg) * Self.metresPerDegree
-                            let dx = (Double(courier.lon_deg) - lon_deg) * Self.metresPerDegree * cosLat
+                            let dy = (Double(courier.lat_deg) - lat_deg) * Earth.metresPerDegree
+                            let dx = (Double(courier.lon_deg) - lon_deg) * Earth.metresPerDegree * cosLat
                             let d2 = dx * dx + dy * dy
                             if d2 < best2 || (!found && d2 == best2) { best2 = d2; found = true }
                         }

@@ -205,10 +205,10 @@ public struct MarketState: ~Copyable {
             if profile.updatedAt_ms < old.updatedAt_ms { return .late }
             if profile.updatedAt_ms == old.updatedAt_ms { return .duplicate }
         }
-        guard old.boardIndex >= 0 || board.register(profile.restaurantID) != nil else { return .overCapacity }
+        guard let boardIndex = board.register(profile.restaurantID) else { return .overCapacity }
         var new = old
         new.hasProfile = true
-        new.boardIndex = board.register(profile.restaurantID)!
+        new.boardIndex = boardIndex
         new.lat_deg = profile.lat_deg
         new.lon_deg = profile.lon_deg
         new.cosLat = Float(cos(profile.lat_deg * Double.pi / 180))
@@ -347,11 +347,11 @@ public struct MarketState: ~Copyable {
         let lonBits = 5 * precision - latBits
         let cellHeight_deg = 180 / Double(1 << latBits)
         let cellWidth_deg = 360 / Double(1 << lonBits)
-        let reachLat_deg = radius_m / CourierIndex.metresPerDegree
+        let reachLat_deg = radius_m / Earth.metresPerDegree
         let latMin = max(-90, lat_deg - reachLat_deg)
         let latMax = min(90, lat_deg + reachLat_deg)
         let widestCos = cos(max(abs(latMin), abs(latMax)) * Double.pi / 180)
-        let reachLon_deg = min(180, radius_m / (CourierIndex.metresPerDegree * max(widestCos, 1e-9)))
+        let reachLon_deg = min(180, radius_m / (Earth.metresPerDegree * max(widestCos, 1e-9)))
         let rows = Int(((latMin + 90) / cellHeight_deg).rounded(.down))...Int(((latMax + 90) / cellHeight_deg).rounded(.down))
         let columnCount = 1 << lonBits
         let firstColumn = Int(((lon_deg - reachLon_deg + 180) / cellWidth_deg).rounded(.down))

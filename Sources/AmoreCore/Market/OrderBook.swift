@@ -18,27 +18,9 @@ public enum ApplyOutcome: UInt8, Sendable, CaseIterable {
 /// An event at or behind the order's stage changes nothing; stages may be skipped
 /// (an order first seen as `ready` was placed before this state began).
 struct OrderBook {
-    enum Stage: UInt8 {
-        case placed, started, ready, pickedUp, cancelled
-
-        init(_ type: OrderEventType) {
-            switch type {
-            case .placed: self = .placed
-            case .started: self = .started
-            case .ready: self = .ready
-            case .pickedUp: self = .pickedUp
-            case .cancelled: self = .cancelled
-            }
-        }
-
-        /// Placed or started: the kitchen still has to make it.
-        var isInKitchen: Bool { self == .placed || self == .started }
-        var isFinal: Bool { self == .pickedUp || self == .cancelled }
-    }
-
     struct Order {
         var restaurant: Int32
-        var stage: Stage
+        var stage: OrderEventType
         var started_ms: Int64?
         /// Event time of the newest stage (for retention).
         var updated_ms: Int64
@@ -56,7 +38,7 @@ struct OrderBook {
     private(set) var orders: [Identifier: Order] = [:]
 
     mutating func apply(_ event: OrderEvent, restaurant: Int32) -> Effect {
-        let stage = Stage(event.type)
+        let stage = event.type
         guard var order = orders[event.orderID] else {
             orders[event.orderID] = Order(restaurant: restaurant, stage: stage,
                                           started_ms: stage == .started ? event.eventTime_ms : nil,
@@ -96,4 +78,11 @@ struct OrderBook {
     }
 
     var count: Int { orders.count }
+}
+
+/// An order's stage is the type of its newest event; the raw values run in stage order.
+extension OrderEventType {
+    /// Placed or started: the kitchen still has to make it.
+    var isInKitchen: Bool { self == .placed || self == .started }
+    var isFinal: Bool { self == .pickedUp || self == .cancelled }
 }

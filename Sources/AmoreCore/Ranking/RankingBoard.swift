@@ -223,19 +223,25 @@ public final class RankingBoard: @unchecked Sendable {
     @inlinable
     func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> tableShift) }
 
-    /// The zone's record, once published.
+    /// The record holding `key`, or the empty record where it would go.
     @inlinable
-    func record(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
-        let key = Self.key(zone)
+    func probe(_ key: UInt64) -> (record: UnsafeMutablePointer<Atomic<UInt64>>, isPublished: Bool) {
         var index = home(key)
         // Wrapping arithmetic: no overflow checks on the way to the first load.
         while true {
             let record = records + index &* Self.recordWords
             let found = record[Self.keyWord].load(ordering: .acquiring)
-            if found == key { return record }
-            if found == 0 { return nil }
+            if found == key { return (record, true) }
+            if found == 0 { return (record, false) }
             index = (index + 1) & tableMask
         }
+    }
+
+    /// The zone's record, once published.
+    @inlinable
+    func record(for zone: GeohashCell) -> UnsafeMutablePointer<Atomic<UInt64>>? {
+        let (record, isPublished) = probe(Self.key(zone))
+        return isPublished ? record : nil
     }
 
     // MARK: Writing (the single writer)
@@ -261,20 +267,9 @@ public final class RankingBoard: @unchecked Sendable {
         precondition((0...0xFFFF).contains(handoff) && entries.allSatisfy { $0.isDerivable && $0.handoff_s == handoff },
                      "board entries are derivable from their parts and share one hand-off of 0...65,535 s")
         let key = Self.key(zone)
-        var index = home(key)
-        var isNew = false
-        while true {
-            let found = records[index * Self.recordWords + Self.keyWord].load(ordering: .relaxed)
-            if found == key { break }
-            if found == 0 {
-                guard zonesInUse < maxZones else { return false }
-                isNew = true
-                break
-            }
-            index = (index + 1) & tableMask
-        }
-        let record = records + index * Self.recordWords
-        if isNew {
+        let (record, isPublished) = probe(key)
+        if !isPublished {
+            guard zonesInUse < maxZones else { return false }
             zonesInUse += 1
             if overflowWords > 0 {
                 let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: overflowWords)
@@ -304,7 +299,7 @@ public final class RankingBoard: @unchecked Sendable {
         }
         record[Self.sequenceWord].store(sequence &+ 2, ordering: .releasing)
         // A new zone becomes visible only now, whole.
-        if isNew { record[Self.keyWord].store(key, ordering: .releasing) }
+        if !isPublished { record[Self.keyWord].store(key, ordering: .releasing) }
         return true
     }
 }
