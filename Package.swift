@@ -2,8 +2,10 @@
 import PackageDescription
 
 // Dependencies point one way: CRdKafka → AmoreKafka → AmoreLocalBroker → amore;
-// AmoreCore (the domain) depends on nothing; AmoreSimulation → AmoreCore.
-// AmoreKafka knows Kafka, not pizzas; the domain modules arrive on top of it.
+// AmoreCore (the domain) depends on nothing; AmoreSimulation → AmoreCore;
+// AmoreEngine (the pipeline) → AmoreCore + AmoreKafka; AmoreHTTP (operations and
+// queries over HTTP) → AmoreEngine; amore (the command line) composes them.
+// AmoreKafka knows Kafka, not pizzas; AmoreCore knows pizzas, not Kafka.
 let package = Package(
     name: "amore",
     platforms: [.macOS(.v15)],
@@ -12,12 +14,18 @@ let package = Package(
         .library(name: "AmoreSimulation", targets: ["AmoreSimulation"]),
         .library(name: "AmoreKafka", targets: ["AmoreKafka"]),
         .library(name: "AmoreLocalBroker", targets: ["AmoreLocalBroker"]),
+        .library(name: "AmoreEngine", targets: ["AmoreEngine"]),
+        .library(name: "AmoreHTTP", targets: ["AmoreHTTP"]),
         .executable(name: "amore", targets: ["amore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -46,11 +54,37 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The streaming job: consume, decode, apply, publish, commit.
+        .target(
+            name: "AmoreEngine",
+            dependencies: [
+                "AmoreCore",
+                "AmoreKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Health, readiness, Prometheus metrics and ranking queries over HTTP.
+        .target(
+            name: "AmoreHTTP",
+            dependencies: [
+                "AmoreCore",
+                "AmoreEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "amore",
             dependencies: [
                 "AmoreKafka",
                 "AmoreLocalBroker",
+                "AmoreEngine",
+                "AmoreHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +92,10 @@ let package = Package(
         .testTarget(
             name: "AmoreCoreTests",
             dependencies: ["AmoreCore", "AmoreSimulation"]
+        ),
+        .testTarget(
+            name: "AmoreEngineTests",
+            dependencies: ["AmoreCore", "AmoreKafka", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "AmoreKafkaTests",

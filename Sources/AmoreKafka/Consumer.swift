@@ -24,18 +24,24 @@ public final class Consumer: @unchecked Sendable {
     private let partitionQueues: Bool
     private let closed = Atomic<Bool>(false)
 
-    /// - Parameter onRebalance: called on the polling thread; see `RebalanceEvent`.
+    /// - Parameters:
+    ///   - startOffsets: where partitions the group assigns start reading, decided before
+    ///     they are taken on (return a partition with `offset` nil for the committed one);
+    ///     e.g. `KafkaOffset.beginning` to rebuild state from a partition's whole history.
+    ///   - onRebalance: called on the polling thread; see `RebalanceEvent`.
     public init(configuration: KafkaConfiguration,
                 partitionQueues: Bool = false,
                 logger: Logger = Logger(label: "amore.kafka.consumer"),
                 onError: (@Sendable (KafkaError) -> Void)? = nil,
+                startOffsets: (@Sendable ([TopicPartition]) -> [TopicPartition])? = nil,
                 onRebalance: @escaping @Sendable (RebalanceEvent) -> Void = { _ in }) throws {
         var configuration = configuration.withDefaults(Self.defaultProperties)
         // librdkafka needs a group id even for manual assignment (offset storage is per group).
         if configuration["group.id"] == nil { configuration["group.id"] = "amore-unnamed" }
         let callbacks = RDKafkaCallbacks(
             logger: logger, onError: onError,
-            onRebalance: Self.rebalanceHandler(partitionQueues: partitionQueues, onRebalance: onRebalance))
+            onRebalance: Self.rebalanceHandler(partitionQueues: partitionQueues, startOffsets: startOffsets,
+                                               onRebalance: onRebalance))
         client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, configuration: configuration, callbacks: callbacks) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
             rd_kafka_conf_set_offset_commit_cb(conf, consumerCommitCallback)
@@ -194,7 +200,9 @@ public final class Consumer: @unchecked Sendable {
     }
 
     /// What the C rebalance callback runs: detach queues, (un)assign, tell the owner.
-    private static func rebalanceHandler(partitionQueues: Bool, onRebalance: @escaping @Sendable (RebalanceEvent) -> Void)
+    private static func rebalanceHandler(partitionQueues: Bool,
+                                         startOffsets: (@Sendable ([TopicPartition]) -> [TopicPartition])?,
+                                         onRebalance: @escaping @Sendable (RebalanceEvent) -> Void)
         -> @Sendable (RDKafkaCallbacks, OpaquePointer, rd_kafka_resp_err_t, RDKafkaTopicPartitionList.Pointer) -> Void {
         return { callbacks, handle, err, list in
             let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
@@ -205,17 +213,26 @@ public final class Consumer: @unchecked Sendable {
                 if partitionQueues, let client = callbacks.client {
                     queues = partitions.compactMap { PartitionQueue(client: client, topic: $0.topic, partition: $0.partition) }
                 }
-                if cooperative {
-                    if let error = rd_kafka_incremental_assign(handle, list) {
-                        onRebalance(.failed(KafkaError(consuming: error, context: "incremental assign")))
-                        return
+                let take = { (list: RDKafkaTopicPartitionList.Pointer) -> KafkaError? in
+                    if cooperative {
+                        return rd_kafka_incremental_assign(handle, list).map { KafkaError(consuming: $0, context: "incremental assign") }
                     }
-                } else {
                     let assignErr = rd_kafka_assign(handle, list)
-                    if assignErr != RD_KAFKA_RESP_ERR_NO_ERROR {
-                        onRebalance(.failed(KafkaError(assignErr, context: "assign")))
-                        return
-                    }
+                    return assignErr == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(assignErr, context: "assign")
+                }
+                let failure: KafkaError?
+                if let startOffsets {
+                    failure = RDKafkaTopicPartitionList.with(startOffsets(partitions).map { p in
+                        var p = p
+                        if p.offset == nil { p.offset = RDKafkaConstants.offsetStored }
+                        return p
+                    }, take)
+                } else {
+                    failure = take(list)
+                }
+                if let failure {
+                    onRebalance(.failed(failure))
+                    return
                 }
                 onRebalance(.assigned(partitions, queues: queues))
             case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:

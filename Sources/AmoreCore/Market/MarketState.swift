@@ -21,7 +21,7 @@ import Darwin
 ///   than `materialChange_s`;
 /// - an announcement moves the restaurant to its new place in each of its zones' orders
 ///   (the others stay sorted) and marks those zones;
-/// - a marked zone is republished, with the next version, only when its order changed
+/// - a marked zone is republished, versioned by its as-of time, only when its order changed
 ///   or an entry moved by more than `materialChange_s` since its last publication;
 ///   every zone is republished at least every `heartbeat_ms`.
 public struct MarketState: ~Copyable {
@@ -424,21 +424,26 @@ public struct MarketState: ~Copyable {
                                                         styles: restaurant.styles))
         }
         let cell = cell(of: zone)
-        let isNew = !board.read(cell, into: &current)
-        guard heartbeat || isNew || differsMaterially(candidate, current.entries) else {
+        // What this state published last is on the board (the board may also hold what an
+        // earlier owner of the market published: a rebuilt state decides on its own).
+        let isNew = zone.publishedAt_ms == .min
+        guard heartbeat || isNew || !board.read(cell, into: &current) || differsMaterially(candidate, current.entries) else {
             zones[Int(zoneIndex)] = zone
             return
         }
-        zone.version += 1
+        // The version is the event time published: strictly increasing per zone (refreshes
+        // move forward), and the same however many refreshes came before, so a state
+        // rebuilt by replay, or one that refreshed early on idle input, never reuses or
+        // goes below a version already published.
         let accepted = candidate.withUnsafeBufferPointer {
-            board.publish(cell, market: boardMarket, version: zone.version, asOf_ms: asOf_ms, entries: $0)
+            board.publish(cell, market: boardMarket, version: asOf_ms, asOf_ms: asOf_ms, entries: $0)
         }
         if accepted {
+            zone.version = asOf_ms
             zone.publishedAt_ms = asOf_ms
             published.append(cell)
             if heartbeat { counters.heartbeats += 1 } else { counters.publications += 1 }
         } else {
-            zone.version -= 1
             counters.zonesOverCapacity += 1
         }
         zones[Int(zoneIndex)] = zone

@@ -5,11 +5,11 @@ import Foundation
 import Logging
 
 @main
-struct Amore: ParsableCommand {
+struct Amore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amore",
         abstract: "Amore: real-time pizza ETA rankings from Kafka event streams.",
-        subcommands: [Broker.self, Cluster.self, Version.self]
+        subcommands: [Run.self, Broker.self, Cluster.self, Version.self]
     )
 }
 

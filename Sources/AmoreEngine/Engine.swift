@@ -1,0 +1,543 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AmoreCore
+import AmoreKafka
+import CoreMetrics
+import Logging
+import Synchronization
+
+/// The streaming job: reads restaurant profiles (all of them, as a table), order events
+/// and courier pings (the partitions the group gives this instance), keeps each market's
+/// state, and publishes the zone rankings that changed.
+///
+/// One thread (the caller of `run`) owns every partition pair this instance holds: it
+/// polls, decodes, applies, publishes and commits, so each market has exactly one
+/// writer and the ranking board one writer. Delivery reports come back on the
+/// producer's thread and only touch the `PublicationLedger`.
+///
+/// Delivery: at-least-once. Offsets are committed only once every ranking and dead
+/// letter produced before them has been acknowledged (see `PublicationLedger`); events
+/// applied but not yet in a publication (the current resolution step) are recovered by
+/// the rebuild. On gaining a partition pair the engine replays both partitions from
+/// their beginning up to the committed offsets without publishing (rebuilding the
+/// markets' state exactly, since event time alone decides it), then continues live.
+public final class Engine: @unchecked Sendable {
+    // @unchecked: the mutable state below is touched by the engine thread only (the one
+    // in `run`, which also runs the rebalance callbacks); `stopRequested`, `status` and
+    // `ledger` are thread-safe.
+    public let settings: EngineSettings
+    public let status: EngineStatus
+    private let logger: Logger
+    private let metrics: EngineMetrics
+    private let ledger = PublicationLedger()
+    private let stopRequested = Atomic<Bool>(false)
+    private let onPublished: (@Sendable (_ delay_ns: Int64) -> Void)?
+
+    private var producer: Producer?
+    private var consumer: Consumer?
+    private var rankingsTopic: ProducerTopic?
+    private var deadLettersTopic: ProducerTopic?
+    private var pairs: [Int32: PartitionPair] = [:]
+    /// Pairs given up in a rebalance, kept (committed to their resume offsets) in case the
+    /// same partitions come back, which then need no rebuild.
+    private var retained: [Int32: PartitionPair] = [:]
+    private var profiles: [Identifier: RestaurantProfile] = [:]
+    private var restaurantsOfMarket: [Identifier: [Identifier]] = [:]
+    private var ownerOfMarket: [Identifier: PartitionPair] = [:]
+    private var lagGauges: [TopicPartition: Gauge] = [:]
+    private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
+    private static let rankingHeaders = [
+        RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
+    ]
+    private static let deadLetterHeaders = [
+        RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
+    ]
+
+    /// - Parameter onPublished: called on the producer's thread for each acknowledged
+    ///   ranking with its delay from the CreateTime of the record that triggered it.
+    public init(settings: EngineSettings, metricsFactory: MetricsFactory,
+                logger: Logger = Logger(label: "amore.engine"),
+                onPublished: (@Sendable (_ delay_ns: Int64) -> Void)? = nil) {
+        self.settings = settings
+        self.logger = logger
+        self.onPublished = onPublished
+        status = EngineStatus(board: RankingBoard(), zonePrecision: settings.market.zonePrecision)
+        metrics = EngineMetrics(factory: metricsFactory, topics: settings.topics)
+    }
+
+    /// Asks `run` to finish: stop fetching, publish what is pending, flush, commit, leave
+    /// the group. Any thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .relaxed)
+        status.markStopping()
+    }
+
+    /// Runs until `stop` (returns) or a failure it cannot continue past (throws).
+    public func run() throws {
+        try LibrdkafkaVersion.check()
+        let ordersPartitions = try prepareTopics()
+        let producer = try Producer(
+            configuration: settings.kafka, logger: logger,
+            onError: { [logger] error in logger.warning("producer: \(error)") },
+            onDelivery: { [ledger, metrics, onPublished] report in
+                let createTime_ms = ledger.acknowledge(report)
+                guard report.isDelivered, createTime_ms > 0 else { return }
+                let delay_ns = max(0, Clock.wall_ns() - createTime_ms * 1_000_000)
+                metrics.eventToPublication.recordNanoseconds(delay_ns)
+                onPublished?(delay_ns)
+            })
+        self.producer = producer
+        rankingsTopic = try producer.topic(settings.topics.rankings)
+        deadLettersTopic = try producer.topic(settings.topics.deadLetters)
+
+        let profileConsumer = try loadProfiles()
+        defer { try? profileConsumer.close() }
+        if stopRequested.load(ordering: .relaxed) { return try finish(producer: producer) }
+
+        let consumer = try Consumer(
+            configuration: groupConfiguration(), logger: logger,
+            onError: { [logger] error in logger.warning("consumer: \(error)") },
+            startOffsets: { [unowned self] partitions in startOffsets(for: partitions) },
+            onRebalance: { [unowned self] event in rebalance(event) })
+        self.consumer = consumer
+        try consumer.subscribe(to: [settings.topics.orders, settings.topics.couriers])
+        logger.info("engine running", metadata: [
+            "group": "\(settings.groupID)", "partitions": "\(ordersPartitions)",
+            "orders": "\(settings.topics.orders)", "couriers": "\(settings.topics.couriers)",
+        ])
+
+        var nextCommit_ns: UInt64 = 0
+        var nextGauges_ns: UInt64 = 0
+        while !stopRequested.load(ordering: .relaxed) {
+            let now_ns = Clock.monotonic_ns()
+            status.markLoop(now_ns: now_ns)
+            try consumer.poll(maxRecords: settings.maxBatchRecords, timeout_ms: 5) { batch in try take(batch) }
+            try profileConsumer.poll(maxRecords: settings.maxBatchRecords, timeout_ms: 0) { batch in
+                for record in batch { try take(profile: record) }
+            }
+            for pair in pairs.values { try drain(pair) }
+            try refreshIdlePairs(now_ns: Clock.monotonic_ns())
+            if now_ns >= nextCommit_ns {
+                nextCommit_ns = now_ns + UInt64(settings.commitInterval_ms) * 1_000_000
+                try commitAcknowledged()
+            }
+            if now_ns >= nextGauges_ns {
+                nextGauges_ns = now_ns + 1_000_000_000
+                updateGauges()
+            }
+        }
+        logger.info("engine stopping: publishing what is pending, committing, leaving the group")
+        try finish(producer: producer)
+    }
+
+    // MARK: Start-up
+
+    /// Creates missing topics and checks that orders and couriers are co-partitioned.
+    private func prepareTopics() throws -> Int {
+        let admin = try Admin(configuration: settings.kafka, logger: logger)
+        let topics = settings.topics
+        let inputRetention = ["retention.ms": String(settings.inputRetention_ms)]
+        try admin.createTopics([
+            NewTopic(topics.restaurants, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                     configs: ["cleanup.policy": "compact"]),
+            NewTopic(topics.orders, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                     configs: inputRetention),
+            NewTopic(topics.couriers, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                     configs: inputRetention),
+            NewTopic(topics.rankings, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                     configs: ["cleanup.policy": "compact"]),
+            NewTopic(topics.deadLetters, partitions: settings.partitions, replicationFactor: settings.replicationFactor),
+        ])
+        let metadata = try admin.waitForTopics(topics.all, timeout_ms: 30_000)
+        let orders = metadata.topic(topics.orders)?.partitions.count ?? 0
+        let couriers = metadata.topic(topics.couriers)?.partitions.count ?? 0
+        guard orders == couriers else {
+            throw EngineError.notCoPartitioned(orders: topics.orders, ordersPartitions: orders,
+                                               couriers: topics.couriers, couriersPartitions: couriers)
+        }
+        return orders
+    }
+
+    /// Reads every restaurant profile to the end of its topic (the instance is ready after
+    /// this); the consumer returned keeps the table current afterwards.
+    private func loadProfiles() throws -> Consumer {
+        var configuration = settings.kafka
+        configuration["group.id"] = "\(settings.groupID).profiles"
+        configuration["enable.auto.commit"] = "false"
+        configuration["enable.partition.eof"] = "true"
+        let consumer = try Consumer(configuration: configuration, logger: logger,
+                                    onError: { [logger] error in logger.warning("profile consumer: \(error)") })
+        let partitions = try consumer.metadata(topic: settings.topics.restaurants, timeout_ms: 10_000)
+            .topic(settings.topics.restaurants)?.partitions.map(\.id) ?? []
+        try consumer.assign(partitions.map { TopicPartition(settings.topics.restaurants, $0, offset: KafkaOffset.beginning) })
+        var remaining = Set(partitions)
+        let start_ns = Clock.monotonic_ns()
+        while !remaining.isEmpty && !stopRequested.load(ordering: .relaxed) {
+            status.markLoop(now_ns: Clock.monotonic_ns())
+            try consumer.poll(maxRecords: settings.maxBatchRecords, timeout_ms: 100) { batch in
+                for record in batch { try take(profile: record) }
+                for end in batch.reachedEnd { remaining.remove(end.partition) }
+            }
+        }
+        status.markProfilesLoaded()
+        logger.info("restaurant profiles loaded", metadata: [
+            "restaurants": "\(profiles.count)", "markets": "\(restaurantsOfMarket.count)",
+            "ms": "\((Clock.monotonic_ns() - start_ns) / 1_000_000)",
+        ])
+        return consumer
+    }
+
+    private func groupConfiguration() -> KafkaConfiguration {
+        var configuration = settings.kafka
+        configuration["group.id"] = settings.groupID
+        configuration["enable.auto.commit"] = "false"
+        // Range assignment gives partition N of both co-partitioned topics to one member.
+        if configuration["partition.assignment.strategy"] == nil {
+            configuration["partition.assignment.strategy"] = "range"
+        }
+        return configuration
+    }
+
+    // MARK: Rebalancing (engine thread, inside poll)
+
+    /// Partitions kept from before start where they stopped; new ones replay from the start.
+    private func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition] {
+        partitions.map { partition in
+            var start = partition
+            if let pair = retained[partition.partition], let side = side(of: partition.topic),
+               let resume = pair[side].resumeOffset {
+                start.offset = resume
+            } else {
+                start.offset = KafkaOffset.beginning
+            }
+            return start
+        }
+    }
+
+    private func rebalance(_ event: RebalanceEvent) {
+        do {
+            switch event {
+            case .assigned(let partitions, _):
+                try assign(partitions)
+            case .revoked(let partitions):
+                try revoke(partitions)
+            case .failed(let error):
+                logger.error("rebalance failed: \(error)")
+            }
+        } catch {
+            logger.error("rebalance: \(error); stopping")
+            stop()
+        }
+    }
+
+    private func assign(_ partitions: [TopicPartition]) throws {
+        guard let consumer else { return }
+        let committed = try consumer.committed(partitions, timeout_ms: 10_000)
+        var rebuilt: [String] = []
+        var kept: [String] = []
+        for partition in committed {
+            guard let side = side(of: partition.topic) else { continue }
+            let pair: PartitionPair
+            if let existing = pairs[partition.partition] {
+                pair = existing
+            } else if let old = retained.removeValue(forKey: partition.partition) {
+                pair = old
+                pairs[partition.partition] = old
+                kept.append("\(partition.partition)")
+            } else {
+                pair = PartitionPair(partition: partition.partition)
+                pairs[partition.partition] = pair
+                rebuilt.append("\(partition.partition)")
+            }
+            pair[side].isAssigned = true
+            if pair[side].nextOffset == nil { pair[side].replayEnd = max(0, partition.offset ?? 0) }
+            lagGauges[TopicPartition(partition.topic, partition.partition)] = metrics.lag(topic: partition.topic,
+                                                                                         partition: partition.partition)
+        }
+        for (_, pair) in retained {
+            for market in pair.markets.keys { ownerOfMarket[market] = nil }
+        }
+        retained.removeAll()
+        logger.info("partitions assigned", metadata: [
+            "partitions": "\(partitions.map(\.description))", "rebuilding": "\(rebuilt)", "kept": "\(kept)",
+            "replay_to": "\(committed.map { "\($0.topic)[\($0.partition)]@\($0.offset ?? 0)" })",
+        ])
+    }
+
+    /// Before the partitions move away: publish and commit everything they produced, so
+    /// the next owner resumes exactly where this one stopped.
+    private func revoke(_ partitions: [TopicPartition]) throws {
+        try commitEverything()
+        let numbers = Set(partitions.map(\.partition))
+        for number in numbers {
+            guard let pair = pairs.removeValue(forKey: number) else { continue }
+            // Keep the state (and where it resumes) in case the partition comes back.
+            pair.orders.events.removeAll()
+            pair.couriers.events.removeAll()
+            pair.orders.nextOffset = pair.orders.resumeOffset
+            pair.couriers.nextOffset = pair.couriers.resumeOffset
+            pair.orders.isAssigned = false
+            pair.couriers.isAssigned = false
+            retained[number] = pair
+        }
+        for partition in partitions {
+            lagGauges.removeValue(forKey: TopicPartition(partition.topic, partition.partition))?.record(0)
+        }
+        logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.description))"])
+    }
+
+    // MARK: Input
+
+    private func side(of topic: String) -> PartitionPair.SideName? {
+        topic == settings.topics.orders ? .orders : topic == settings.topics.couriers ? .couriers : nil
+    }
+
+    /// The side a record's topic feeds, by its name's address (stable per topic), so that
+    /// no String is made per record.
+    private func side(of record: ConsumerRecord) -> PartitionPair.SideName? {
+        let name = record.topicCString
+        for known in topicSides where known.name == name { return known.side }
+        let side = side(of: record.topic)
+        topicSides.append((name, side))
+        return side
+    }
+
+    private func take(_ batch: RecordBatch) throws {
+        guard !batch.isEmpty else { return }
+        var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
+        var pingCounts = [Int](repeating: 0, count: CourierStatus.allCases.count)
+        let now_ns = Clock.monotonic_ns()
+        for record in batch {
+            guard let side = side(of: record), let pair = pairs[record.partition] else { continue }
+            pair[side].nextOffset = record.offset + 1
+            pair.lastInput_ns = now_ns
+            let context = RecordContext(key: record.key, timestamp_ms: record.timestamp_ms,
+                                        maxFutureSkew_ms: settings.maxFutureSkew_ms)
+            let value = record.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            do throws(EventRejection) {
+                let payload: PendingEvent.Payload
+                switch side {
+                case .orders:
+                    let event = try EventDecoder.decodeOrderEvent(value, context: context)
+                    orderCounts[Int(event.type.rawValue)] += 1
+                    payload = .order(event)
+                case .couriers:
+                    let ping = try EventDecoder.decodeCourierPing(value, context: context)
+                    pingCounts[Int(ping.status.rawValue)] += 1
+                    payload = .ping(ping)
+                }
+                pair[side].events.append(PendingEvent(payload: payload, offset: record.offset,
+                                                      createTime_ms: record.timestamp_ms))
+            } catch {
+                // Dead-lettered when first read; a replay of it was dead-lettered before.
+                if record.offset >= pair[side].replayEnd { try deadLetter(record, error) }
+            }
+        }
+        for (index, count) in orderCounts.enumerated() where count > 0 {
+            metrics.recordsIn[settings.topics.orders]?[index].increment(by: Int64(count))
+        }
+        for (index, count) in pingCounts.enumerated() where count > 0 {
+            metrics.recordsIn[settings.topics.couriers]?[index].increment(by: Int64(count))
+        }
+    }
+
+    private func take(profile record: ConsumerRecord) throws {
+        let context = RecordContext(key: record.key, timestamp_ms: record.timestamp_ms,
+                                    maxFutureSkew_ms: settings.maxFutureSkew_ms)
+        let profile: RestaurantProfile
+        do throws(EventRejection) {
+            profile = try EventDecoder.decodeRestaurantProfile(record.value ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                                                               context: context)
+        } catch {
+            // Every instance reads every profile, so each dead-letters a bad one: the
+            // dead letters' source coordinates tell the copies apart from new ones.
+            try deadLetter(record, error)
+            return
+        }
+        metrics.recordsIn[settings.topics.restaurants]?[0].increment()
+        if let held = profiles[profile.restaurantID], held.updatedAt_ms >= profile.updatedAt_ms { return }
+        if profiles.updateValue(profile, forKey: profile.restaurantID)?.marketID != profile.marketID {
+            restaurantsOfMarket[profile.marketID, default: []].append(profile.restaurantID)
+        }
+        if let pair = ownerOfMarket[profile.marketID], let market = pair.markets[profile.marketID] {
+            market.state.apply(profile)
+        }
+    }
+
+    // MARK: Processing
+
+    /// Applies the pair's events in event-time order, as far as the merge allows.
+    private func drain(_ pair: PartitionPair) throws {
+        while let (event, side) = pair.next(isReadToEnd: { isReadToEnd(pair, $0) }) {
+            let market = market(event.marketID, in: pair)
+            switch event.payload {
+            case .order(let order): market.state.apply(order)
+            case .ping(let ping): market.state.apply(ping)
+            }
+            pair.hasUnrefreshedEvents = true
+            pair.lastCreateTime_ms = event.createTime_ms
+            let zones = market.state.takePublishedZones()
+            // A refresh publishes what the events before this one made; while replaying
+            // those were published (or will be recovered) already.
+            if !zones.isEmpty && event.offset >= pair[side].replayEnd {
+                try publish(zones, createTime_ms: event.createTime_ms)
+            }
+        }
+    }
+
+    private func isReadToEnd(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
+        let topic = side == .orders ? settings.topics.orders : settings.topics.couriers
+        guard let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { return false }
+        guard let next = pair[side].nextOffset else { return marks.high <= marks.low }
+        return next >= marks.high
+    }
+
+    private func market(_ id: Identifier, in pair: PartitionPair) -> MarketBox {
+        if let market = pair.markets[id] { return market }
+        let market = MarketBox(MarketState(marketID: id, board: status.board, settings: settings.market))
+        for restaurant in restaurantsOfMarket[id] ?? [] {
+            if let profile = profiles[restaurant], profile.marketID == id { market.state.apply(profile) }
+        }
+        pair.markets[id] = market
+        ownerOfMarket[id] = pair
+        return market
+    }
+
+    /// Brings a quiet pair's rankings up to its last event (instead of waiting for an
+    /// event that crosses the next resolution step), once its input has been read to the
+    /// end and nothing arrived for `idleRefresh_ms`.
+    private func refreshIdlePairs(now_ns: UInt64) throws {
+        let quiet_ns = UInt64(settings.idleRefresh_ms) * 1_000_000
+        for pair in pairs.values where pair.hasUnrefreshedEvents && pair.bufferedCount == 0
+            && now_ns &- pair.lastInput_ns >= quiet_ns {
+            guard (!pair.orders.isAssigned || isReadToEnd(pair, .orders))
+                && (!pair.couriers.isAssigned || isReadToEnd(pair, .couriers)) else { continue }
+            pair.hasUnrefreshedEvents = false
+            for market in pair.markets.values {
+                guard let clock = market.state.clock_ms, clock > market.state.rankingsAsOf_ms ?? .min else { continue }
+                market.state.refreshRankings(asOf_ms: clock)
+                try publish(market.state.takePublishedZones(), createTime_ms: pair.lastCreateTime_ms)
+            }
+        }
+    }
+
+    // MARK: Output
+
+    private func publish(_ zones: [GeohashCell], createTime_ms: Int64) throws {
+        guard let producer, let rankingsTopic else { return }
+        let board = status.board
+        for zone in zones {
+            guard let snapshot = board.snapshot(of: zone) else { continue }
+            let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
+            try send(producer, rankingsTopic, key: Array(ranking.zoneID.utf8), value: OutputEncoder.encode(ranking),
+                     headers: Self.rankingHeaders, createTime_ms: createTime_ms)
+            metrics.publications.increment()
+        }
+    }
+
+    private func deadLetter(_ record: ConsumerRecord, _ rejection: EventRejection) throws {
+        guard let producer, let deadLettersTopic else { return }
+        metrics.rejects[rejection.reason]?.increment()
+        let letter = DeadLetter(rejection: rejection, sourceTopic: record.topic, sourcePartition: record.partition,
+                                sourceOffset: record.offset, sourceTimestamp_ms: record.timestamp_ms,
+                                key: record.key.map { Array($0) }, value: record.value.map { Array($0) },
+                                rejectedAt_ms: Clock.wall_ms())
+        try send(producer, deadLettersTopic, key: letter.key, value: OutputEncoder.encode(letter),
+                 headers: Self.deadLetterHeaders + [RecordHeader("reason", rejection.reason.rawValue)], createTime_ms: 0)
+        metrics.deadLetters.increment()
+        logger.debug("dead letter", metadata: [
+            "source": "\(letter.sourceTopic)[\(letter.sourcePartition)]@\(letter.sourceOffset)", "reason": "\(rejection)",
+        ])
+    }
+
+    private func send(_ producer: Producer, _ topic: ProducerTopic, key: [UInt8]?, value: [UInt8],
+                      headers: [RecordHeader], createTime_ms: Int64) throws {
+        let token = ledger.token(createTime_ms: createTime_ms)
+        do {
+            try value.withUnsafeBytes { value in
+                if let key {
+                    try key.withUnsafeBytes { key in
+                        try producer.send(to: topic, key: key, value: value, headers: headers, token: token)
+                    }
+                } else {
+                    try producer.send(to: topic, key: nil, value: value, headers: headers, token: token)
+                }
+            }
+        } catch {
+            ledger.withdraw(token)
+            throw error
+        }
+    }
+
+    // MARK: Commits
+
+    /// Where each owned partition resumes: everything before it is applied.
+    private func checkpoint() -> [TopicPartition] {
+        var offsets: [TopicPartition] = []
+        for pair in pairs.values {
+            if pair.orders.isAssigned, let resume = pair.orders.resumeOffset {
+                offsets.append(TopicPartition(settings.topics.orders, pair.partition, offset: resume))
+            }
+            if pair.couriers.isAssigned, let resume = pair.couriers.resumeOffset {
+                offsets.append(TopicPartition(settings.topics.couriers, pair.partition, offset: resume))
+            }
+        }
+        return offsets
+    }
+
+    /// Closes the current epoch and commits the newest checkpoint whose publications are
+    /// all acknowledged (asynchronously: a later commit supersedes a lost one).
+    private func commitAcknowledged() throws {
+        if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
+        ledger.closeEpoch(checkpoint: checkpoint())
+        if let offsets = ledger.takeCommittable(), !offsets.isEmpty {
+            try consumer?.commit(offsets, async: true)
+        }
+    }
+
+    /// Flushes every publication and commits synchronously where the owned partitions stand.
+    private func commitEverything() throws {
+        guard let producer else { return }
+        ledger.closeEpoch(checkpoint: checkpoint())
+        try producer.flush(timeout_ms: 30_000)
+        if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
+        if let offsets = ledger.takeCommittable(), !offsets.isEmpty {
+            try consumer?.commit(offsets, async: false)
+        }
+    }
+
+    private func finish(producer: Producer) throws {
+        defer { status.markStopping() }
+        if let consumer {
+            try commitEverything()
+            try consumer.close()  // leaves the group; the revoke callback finds nothing new
+        }
+        try producer.flush(timeout_ms: 30_000)
+        logger.info("engine stopped")
+    }
+
+    private func updateGauges() {
+        var restaurants = 0
+        var couriers = 0
+        var zones = 0
+        var markets = 0
+        for pair in pairs.values {
+            for market in pair.markets.values {
+                restaurants += market.state.restaurantCount
+                couriers += market.state.courierCount
+                zones += market.state.zoneCount
+                markets += 1
+            }
+            for (side, topic) in [(PartitionPair.SideName.orders, settings.topics.orders), (.couriers, settings.topics.couriers)] {
+                guard let gauge = lagGauges[TopicPartition(topic, pair.partition)],
+                      let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { continue }
+                gauge.record(max(0, marks.high - (pair[side].resumeOffset ?? marks.low)))
+            }
+        }
+        metrics.restaurants.record(restaurants)
+        metrics.couriers.record(couriers)
+        metrics.zones.record(zones)
+        metrics.markets.record(markets)
+    }
+}

@@ -1,0 +1,22 @@
+import AmoreKafka
+
+/// Why the engine refused to start or stopped.
+public enum EngineError: Error, CustomStringConvertible {
+    /// Orders and couriers must have equal partition counts so that partition N of both
+    /// (one market's events) lands on the same instance.
+    case notCoPartitioned(orders: String, ordersPartitions: Int, couriers: String, couriersPartitions: Int)
+    /// A ranking or dead letter could not be delivered: offsets after it stay uncommitted,
+    /// and the engine stops so that a restart replays from the last commit.
+    case publicationFailed(KafkaError)
+
+    public var description: String {
+        switch self {
+        case let .notCoPartitioned(orders, ordersPartitions, couriers, couriersPartitions):
+            return "topics \(orders) (\(ordersPartitions) partitions) and \(couriers) (\(couriersPartitions) partitions) "
+                + "are not co-partitioned: a market's orders and courier pings must meet on one instance, "
+                + "so both topics need the same partition count"
+        case let .publicationFailed(error):
+            return "a publication was not delivered (\(error)); stopping so that a restart replays from the last commit"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import AmoreCore
+import CoreMetrics
+
+/// The engine's metrics, through swift-metrics (the backend, e.g. Prometheus, is the
+/// caller's choice). Counters of input records are added once per polled batch, not
+/// once per record.
+final class EngineMetrics: Sendable {
+    let recordsIn: [String: [Counter]]
+    let rejects: [EventRejection.Reason: Counter]
+    let publications: Counter
+    let heartbeats: Counter
+    let deadLetters: Counter
+    let eventToPublication: Timer
+    let restaurants: Gauge
+    let couriers: Gauge
+    let zones: Gauge
+    let markets: Gauge
+    let factory: MetricsFactory
+
+    static let orderTypes = OrderEventType.allCases.map { "\($0.name)" }
+    static let courierTypes = CourierStatus.allCases.map { "\($0.name)" }
+
+    init(factory: MetricsFactory, topics: EngineSettings.Topics) {
+        self.factory = factory
+        func counters(_ topic: String, _ types: [String]) -> [Counter] {
+            types.map { Counter(label: "amore_records_in_total", dimensions: [("topic", topic), ("type", $0)], factory: factory) }
+        }
+        recordsIn = [
+            topics.orders: counters(topics.orders, Self.orderTypes),
+            topics.couriers: counters(topics.couriers, Self.courierTypes),
+            topics.restaurants: counters(topics.restaurants, ["profile"]),
+        ]
+        rejects = Dictionary(uniqueKeysWithValues: EventRejection.Reason.allCases.map {
+            ($0, Counter(label: "amore_rejected_records_total", dimensions: [("reason", $0.rawValue)], factory: factory))
+        })
+        publications = Counter(label: "amore_publications_total", dimensions: [("kind", "change")], factory: factory)
+        heartbeats = Counter(label: "amore_publications_total", dimensions: [("kind", "heartbeat")], factory: factory)
+        deadLetters = Counter(label: "amore_dead_letters_total", factory: factory)
+        eventToPublication = Timer(label: "amore_event_to_publication_seconds", factory: factory)
+        restaurants = Gauge(label: "amore_restaurants", factory: factory)
+        couriers = Gauge(label: "amore_couriers", factory: factory)
+        zones = Gauge(label: "amore_zones", factory: factory)
+        markets = Gauge(label: "amore_markets", factory: factory)
+    }
+
+    func lag(topic: String, partition: Int32) -> Gauge {
+        Gauge(label: "amore_consumer_lag", dimensions: [("topic", topic), ("partition", String(partition))], factory: factory)
+    }
+}

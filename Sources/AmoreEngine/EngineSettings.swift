@@ -1,0 +1,45 @@
+import AmoreCore
+import AmoreKafka
+
+/// Everything `Engine` needs to know; `amore run` fills it from flags and `AMORE_*`.
+public struct EngineSettings: Sendable {
+    /// Topic names (product.md: every one is configurable).
+    public struct Topics: Sendable, Equatable {
+        public var restaurants = "amore.restaurants"
+        public var orders = "amore.orders"
+        public var couriers = "amore.couriers"
+        public var rankings = "amore.rankings"
+        public var deadLetters = "amore.deadletter"
+
+        public init() {}
+
+        var all: [String] { [restaurants, orders, couriers, rankings, deadLetters] }
+    }
+
+    /// librdkafka properties for every client (bootstrap servers, security, tuning).
+    public var kafka: KafkaConfiguration
+    public var topics = Topics()
+    /// The consumer group the instances of one deployment share.
+    public var groupID = "amore-engine"
+    /// Partitions of the topics the engine creates when they are missing.
+    public var partitions: Int32 = 4
+    public var replicationFactor: Int32 = 1
+    /// Retention of the input topics the engine creates: state is rebuilt by replaying
+    /// them, so this bounds both what a rebuild can recover and what it costs.
+    public var inputRetention_ms: Int64 = 6 * 3_600_000
+    public var market = MarketSettings()
+    /// Records taken from the consumer per poll.
+    public var maxBatchRecords = 10_000
+    /// A partition pair whose input has been quiet (and read to its end) this long has
+    /// its rankings brought up to its last event, instead of waiting for the next
+    /// resolution step that only a later event would cross.
+    public var idleRefresh_ms: Int64 = 100
+    /// How often offsets whose rankings are acknowledged are committed.
+    public var commitInterval_ms: Int64 = 200
+    /// How far ahead of a record's timestamp its event time may be.
+    public var maxFutureSkew_ms: Int64 = 300_000
+
+    public init(kafka: KafkaConfiguration) {
+        self.kafka = kafka
+    }
+}

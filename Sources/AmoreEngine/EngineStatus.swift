@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AmoreCore
+import Synchronization
+
+/// What the engine shows other threads (HTTP handlers, the service around it): its
+/// readiness and liveness, and the lock-free ranking index it writes.
+public final class EngineStatus: Sendable {
+    /// The instance's rankings: written by the engine thread only, read by anyone.
+    public let board: RankingBoard
+    public let zonePrecision: Int
+    private let profilesLoaded = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private let lastLoop_ns = Atomic<UInt64>(0)
+
+    init(board: RankingBoard, zonePrecision: Int) {
+        self.board = board
+        self.zonePrecision = zonePrecision
+    }
+
+    /// Ready to serve: every restaurant profile read, and not shutting down.
+    public var isReady: Bool { profilesLoaded.load(ordering: .acquiring) && !stopping.load(ordering: .relaxed) }
+
+    /// Alive: the engine's loop went round within `stallLimit_ns` (it polls at least every
+    /// few milliseconds), or it has not started yet.
+    public func isHealthy(stallLimit_ns: UInt64 = 10_000_000_000) -> Bool {
+        let now_ns = Clock.monotonic_ns()
+        let last = lastLoop_ns.load(ordering: .relaxed)
+        return last == 0 || now_ns &- last < stallLimit_ns
+    }
+
+    func markProfilesLoaded() { profilesLoaded.store(true, ordering: .releasing) }
+    func markStopping() { stopping.store(true, ordering: .relaxed) }
+    func markLoop(now_ns: UInt64) { lastLoop_ns.store(now_ns, ordering: .relaxed) }
+}
+
+enum Clock {
+    static func monotonic_ns() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func wall_ns() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    static func wall_ms() -> Int64 { wall_ns() / 1_000_000 }
+}
