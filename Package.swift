@@ -91,15 +91,21 @@ let package = Package(
         ),
         .testTarget(
             name: "AmoreCoreTests",
-            dependencies: ["AmoreCore", "AmoreSimulation"]
+            dependencies: ["AmoreCore", "AmoreSimulation", "AmoreTestSupport"]
+        ),
+        // What the integration tests share: the test broker, threads, waiting.
+        .target(
+            name: "AmoreTestSupport",
+            dependencies: ["AmoreCore", "AmoreKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/AmoreTestSupport"
         ),
         .testTarget(
             name: "AmoreEngineTests",
-            dependencies: ["AmoreCore", "AmoreKafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AmoreCore", "AmoreKafka", "AmoreSimulation", "AmoreTestSupport"]
         ),
         .testTarget(
             name: "AmoreKafkaTests",
-            dependencies: ["AmoreKafka", "AmoreLocalBroker", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AmoreKafka", "AmoreLocalBroker", "AmoreTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -162,7 +162,7 @@ public final class Engine: @unchecked Sendable {
     /// Reads every restaurant profile to the end of its topic (the instance is ready after
     /// this); the consumer returned keeps the table current afterwards.
     private func loadProfiles() throws -> Consumer {
-        var configuration = settings.kafka
+        var configuration = consumerConfiguration()
         configuration["group.id"] = "\(settings.groupID).profiles"
         configuration["enable.auto.commit"] = "false"
         configuration["enable.partition.eof"] = "true"
@@ -188,8 +188,12 @@ public final class Engine: @unchecked Sendable {
         return consumer
     }
 
+    private func consumerConfiguration() -> KafkaConfiguration {
+        settings.kafka.withDefaults(settings.consumerProperties)
+    }
+
     private func groupConfiguration() -> KafkaConfiguration {
-        var configuration = settings.kafka
+        var configuration = consumerConfiguration()
         configuration["group.id"] = settings.groupID
         configuration["enable.auto.commit"] = "false"
         // Range assignment gives partition N of both co-partitioned topics to one member.

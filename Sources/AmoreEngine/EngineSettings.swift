@@ -18,6 +18,8 @@ public struct EngineSettings: Sendable {
 
     /// librdkafka properties for every client (bootstrap servers, security, tuning).
     public var kafka: KafkaConfiguration
+    /// librdkafka properties for the consumers only (group timeouts, fetch tuning).
+    public var consumerProperties: [String: String] = [:]
     public var topics = Topics()
     /// The consumer group the instances of one deployment share.
     public var groupID = "amore-engine"

@@ -34,7 +34,8 @@ public struct KafkaConfiguration: Sendable, Equatable {
     }
 
     /// These properties with `defaults` filled in where the caller set nothing.
-    func withDefaults(_ defaults: [String: String]) -> KafkaConfiguration {
+    /// These properties plus `defaults` for the ones not set.
+    public func withDefaults(_ defaults: [String: String]) -> KafkaConfiguration {
         KafkaConfiguration(properties.merging(defaults) { mine, _ in mine })
     }
 }

@@ -92,14 +92,15 @@ struct Run: AsyncParsableCommand {
             logger.notice("no brokers configured: started a local broker (Tansu, in memory)",
                           metadata: ["bootstrap_servers": "\(broker.bootstrapServers)"])
             kafka["bootstrap.servers"] = broker.bootstrapServers
-            // The local broker holds a group join for half the session timeout.
-            if kafka["session.timeout.ms"] == nil { kafka["session.timeout.ms"] = "2000" }
-            if kafka["heartbeat.interval.ms"] == nil { kafka["heartbeat.interval.ms"] = "200" }
             localBroker = broker
         }
         defer { localBroker?.stop() }
 
         var settings = EngineSettings(kafka: kafka)
+        if localBroker != nil {
+            // The local broker holds a group join for half the session timeout.
+            settings.consumerProperties = ["session.timeout.ms": "2000", "heartbeat.interval.ms": "200"]
+        }
         if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
         if let partitions = try number(partitions, "AMORE_PARTITIONS") {
             guard partitions > 0 else { throw ValidationError("partitions must be at least 1") }

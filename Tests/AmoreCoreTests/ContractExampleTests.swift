@@ -1,5 +1,6 @@
 import AmoreCore
 import AmoreSimulation
+import AmoreTestSupport
 import Foundation
 import Testing
 
@@ -97,19 +98,14 @@ import Testing
             published.formUnion(market.takePublishedZones())
         }
         try #require(published.count > 20)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amore-rankings-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var files: [String] = []
+        var documents: [[UInt8]] = []
         for zone in published.sorted(by: { $0.bits < $1.bits }) {
             let snapshot = try #require(board.snapshot(of: zone))
             let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
             #expect(ranking.entries.allSatisfy { $0.restaurantID.description.hasPrefix("r-") })
-            let url = directory.appendingPathComponent("\(zone).json")
-            try Data(OutputEncoder.encode(ranking)).write(to: url)
-            files.append(url.path)
+            documents.append(OutputEncoder.encode(ranking))
         }
-        let (status, lines) = try Contracts.runChecker(["--validate", "ranking"] + files)
+        let (status, lines) = try SchemaChecker.validate("ranking", documents)
         #expect(status == 0, "\(lines.prefix(10))")
     }
 }

@@ -1,10 +1,10 @@
 import AmoreCore
+import AmoreTestSupport
 import Foundation
 
 /// The contracts folder and the decoder for each schema, shared by the contract tests.
 enum Contracts {
-    static let schemasURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("schemas")
+    static let schemasURL = SchemaChecker.schemasURL
 
     struct Example {
         let file: String
@@ -64,26 +64,8 @@ enum Contracts {
         return bytes.withUnsafeBytes { body($0) }
     }
 
-    struct PythonUnavailable: Error, CustomStringConvertible {
-        let description: String
-    }
-
     /// Runs `schemas/check_examples.py` with `arguments`; returns (exit code, stdout lines).
     static func runChecker(_ arguments: [String]) throws -> (Int32, [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", schemasURL.appendingPathComponent("check_examples.py").path] + arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if errorText.contains("ModuleNotFoundError") || errorText.contains("No such file") {
-            throw PythonUnavailable(description: "python3 with jsonschema is needed (run scripts/setup): \(errorText)")
-        }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+        try SchemaChecker.run(arguments)
     }
 }

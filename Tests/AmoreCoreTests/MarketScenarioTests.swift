@@ -1,5 +1,6 @@
 import AmoreCore
 import AmoreSimulation
+import AmoreTestSupport
 import Testing
 
 /// Scenarios with expected ETAs worked by hand from the model (ETAModel's doc comment):
@@ -8,32 +9,8 @@ import Testing
 /// Places are put due north or south of zone Z's centre, where distances are exact
 /// multiples of a metre (1° of latitude = 111,195.08 m on the model's sphere).
 @Suite struct MarketScenarioTests {
-    static let zone = GeohashCell("9v6kpd")!  // central Austin
-    static let t0: Int64 = 1_767_225_600_000
-
-    /// The point `north_m` metres north of zone Z's centre (south when negative).
-    static func north(_ north_m: Double) -> (lat: Double, lon: Double) {
-        (zone.center.lat_deg + north_m / Earth.metresPerDegree, zone.center.lon_deg)
-    }
-
-    static func profile(_ id: String, north_m: Double, ovens: Int, prep_s: Int, radius_m: Int = 5_000,
-                        open: Bool = true, styles: PizzaStyles = .neapolitan, updatedAt_ms: Int64 = t0 - 60_000) -> RestaurantProfile {
-        let place = north(north_m)
-        return RestaurantProfile(restaurantID: Identifier(validating: id)!, marketID: "austin", name: id, lat_deg: place.lat,
-                                 lon_deg: place.lon, styles: styles, ovens: ovens, defaultPrep_s: prep_s,
-                                 deliveryRadius_m: radius_m, isOpen: open, updatedAt_ms: updatedAt_ms)
-    }
-
-    static func ping(_ id: String, north_m: Double, at time_ms: Int64, status: CourierStatus = .available) -> CourierPing {
-        let place = north(north_m)
-        return CourierPing(courierID: Identifier(validating: id)!, marketID: "austin", lat_deg: place.lat, lon_deg: place.lon,
-                           status: status, eventTime_ms: time_ms)
-    }
-
-    static func order(_ order: String, at restaurant: String, _ type: OrderEventType, _ time_ms: Int64) -> OrderEvent {
-        OrderEvent(eventID: Identifier(validating: "\(order)-\(type.name)-\(time_ms)")!, restaurantID: Identifier(validating: restaurant)!,
-                   marketID: "austin", orderID: Identifier(validating: order)!, type: type, channel: .delivery, eventTime_ms: time_ms)
-    }
+    static let zone = Scenario.zone
+    static let t0 = Scenario.t0
 
     /// Zone Z's ranking as (restaurant id, delivery ETA) pairs, plus its version.
     static func ranking(_ market: borrowing MarketState) -> (entries: [(String, Int32)], version: Int64) {
@@ -50,10 +27,10 @@ import Testing
         // A: 2,000 m north of Z's centre, 2 ovens, prep 600 s. Courier K1 800 m north of A.
         // B: 3,000 m south, 1 oven, prep 480 s. Courier K2 600 m south of B.
         // (K1 is 5,800 m from B and K2 5,600 m from A: beyond the 5,000 m search.)
-        market.apply(Self.profile("A", north_m: 2_000, ovens: 2, prep_s: 600))
-        market.apply(Self.profile("B", north_m: -3_000, ovens: 1, prep_s: 480, radius_m: 6_000))
-        market.apply(Self.ping("K1", north_m: 2_800, at: Self.t0 + 100))
-        market.apply(Self.ping("K2", north_m: -3_600, at: Self.t0 + 100))
+        market.apply(Scenario.profile("A", north_m: 2_000, ovens: 2, prep_s: 600))
+        market.apply(Scenario.profile("B", north_m: -3_000, ovens: 1, prep_s: 480, radius_m: 6_000))
+        market.apply(Scenario.ping("K1", north_m: 2_800, at: Self.t0 + 100))
+        market.apply(Scenario.ping("K2", north_m: -3_600, at: Self.t0 + 100))
         market.refreshRankings(asOf_ms: Self.t0 + 1_000)
 
         // A: queue 0, prep 600, courier 800/4 = 200, travel 2,000/4 = 500
@@ -72,9 +49,9 @@ import Testing
 
         // Four orders placed at A: 4 ahead, 2 ovens → queue ⌊4/2⌋ × 600 = 1,200, carry-out 1,800,
         // delivery max(1,800, 200) + 120 + 500 = 2,420: now behind B (1,350).
-        for index in 0..<4 { market.apply(Self.order("o\(index)", at: "A", .placed, Self.t0 + 2_000 + Int64(index))) }
+        for index in 0..<4 { market.apply(Scenario.order("o\(index)", at: "A", .placed, Self.t0 + 2_000 + Int64(index))) }
         // The next ping crosses t0 + 3,000 ms: rankings refresh as of that second.
-        market.apply(Self.ping("K1", north_m: 2_800, at: Self.t0 + 3_100))
+        market.apply(Scenario.ping("K1", north_m: 2_800, at: Self.t0 + 3_100))
         #expect(market.rankingsAsOf_ms == Self.t0 + 3_000)
         ranking = Self.ranking(market)
         #expect(ranking.entries.map(\.0) == ["B", "A"])
@@ -84,24 +61,24 @@ import Testing
         #expect(Self.entry(market, "A")?.carryOutReady_s == 1_800)
 
         // A closes: it leaves every zone; Z lists B alone.
-        market.apply(Self.profile("A", north_m: 2_000, ovens: 2, prep_s: 600, open: false, updatedAt_ms: Self.t0 + 3_500))
+        market.apply(Scenario.profile("A", north_m: 2_000, ovens: 2, prep_s: 600, open: false, updatedAt_ms: Self.t0 + 3_500))
         #expect(market.zones(of: "A").isEmpty)
         market.refreshRankings(asOf_ms: Self.t0 + 4_000)
         ranking = Self.ranking(market)
         #expect(ranking.entries.map(\.0) == ["B"])
         #expect(ranking.version == Self.t0 + 4_000)
         // An older profile (reopening) arriving late changes nothing.
-        #expect(market.apply(Self.profile("A", north_m: 2_000, ovens: 2, prep_s: 600, updatedAt_ms: Self.t0)) == .late)
+        #expect(market.apply(Scenario.profile("A", north_m: 2_000, ovens: 2, prep_s: 600, updatedAt_ms: Self.t0)) == .late)
         #expect(market.zones(of: "A").isEmpty)
     }
 
     @Test func aCourierArrivingNearARestaurantLowersItsCourierArrival() throws {
         var market = MarketState(marketID: "austin", board: RankingBoard())
         // C: 1,000 m north of Z's centre (travel 250 s), 1 oven, prep 300 s.
-        market.apply(Self.profile("C", north_m: 1_000, ovens: 1, prep_s: 300))
+        market.apply(Scenario.profile("C", north_m: 1_000, ovens: 1, prep_s: 300))
         // K: 3,000 m north of C → courier 750 s, which outlasts the kitchen (300 s):
         // delivery max(300, 750) + 120 + 250 = 1,120.
-        market.apply(Self.ping("K", north_m: 4_000, at: Self.t0))
+        market.apply(Scenario.ping("K", north_m: 4_000, at: Self.t0))
         market.refreshRankings(asOf_ms: Self.t0 + 1_000)
         let foundC = Self.entry(market, "C")
         var c = try #require(foundC)
@@ -109,7 +86,7 @@ import Testing
         #expect(Self.ranking(market).version == Self.t0 + 1_000)
 
         // K rides to 400 m north of C → courier 100 s: delivery max(300, 100) + 120 + 250 = 670.
-        market.apply(Self.ping("K", north_m: 1_400, at: Self.t0 + 1_500))
+        market.apply(Scenario.ping("K", north_m: 1_400, at: Self.t0 + 1_500))
         market.refreshRankings(asOf_ms: Self.t0 + 2_000)
         let closerC = Self.entry(market, "C")
         c = try #require(closerC)
@@ -118,12 +95,12 @@ import Testing
 
         // K moves 40 m closer (courier 90 s): no part moved more than 30 s and the order is
         // the same, so Z is not republished...
-        market.apply(Self.ping("K", north_m: 1_360, at: Self.t0 + 2_500))
+        market.apply(Scenario.ping("K", north_m: 1_360, at: Self.t0 + 2_500))
         market.refreshRankings(asOf_ms: Self.t0 + 3_000)
         #expect(Self.ranking(market).version == Self.t0 + 2_000)
         #expect(market.takePublishedZones().filter { $0 == Self.zone }.count == 2)
         // ...until its heartbeat, 60 s of event time after the last publication (t0 + 2,000).
-        market.apply(Self.ping("K", north_m: 1_360, at: Self.t0 + 61_500))
+        market.apply(Scenario.ping("K", north_m: 1_360, at: Self.t0 + 61_500))
         market.refreshRankings(asOf_ms: Self.t0 + 62_000)
         #expect(Self.ranking(market).version == Self.t0 + 62_000)
         #expect(market.counters.heartbeats > 0)
@@ -136,7 +113,7 @@ import Testing
         #expect(c.courierArrival_s == 900 && c.deliveryETA_s == 1_270)
         #expect(c.reason == .noCourierNearby && c.confidence == .low)
         // A courier that is not available is not offered either.
-        market.apply(Self.ping("K", north_m: 1_000, at: Self.t0 + 122_500, status: .delivering))
+        market.apply(Scenario.ping("K", north_m: 1_000, at: Self.t0 + 122_500, status: .delivering))
         market.refreshRankings(asOf_ms: Self.t0 + 123_000)
         #expect(Self.entry(market, "C")?.courierArrival_s == 900)
     }
@@ -144,24 +121,24 @@ import Testing
     @Test func theOrderStateMachineIsIdempotentAndLearnsPrep() throws {
         var market = MarketState(marketID: "austin", board: RankingBoard())
         // D: 1 oven, prep 600 s; no courier anywhere (fallback 900 s).
-        market.apply(Self.profile("D", north_m: 0, ovens: 1, prep_s: 600))
+        market.apply(Scenario.profile("D", north_m: 0, ovens: 1, prep_s: 600))
         let t = Self.t0
         let steps: [(OrderEvent, ApplyOutcome)] = [
-            (Self.order("o1", at: "D", .placed, t), .applied),
-            (Self.order("o1", at: "D", .placed, t + 1), .duplicate),         // redelivered
-            (Self.order("o1", at: "D", .started, t + 60_000), .applied),
-            (Self.order("o1", at: "D", .placed, t + 10), .late),             // arrives after started
-            (Self.order("o1", at: "D", .ready, t + 960_000), .applied),      // 900 s of prep
-            (Self.order("o1", at: "D", .started, t + 60_000), .late),
-            (Self.order("o1", at: "D", .ready, t + 960_000), .duplicate),
-            (Self.order("o2", at: "D", .ready, t + 970_000), .applied),      // first seen ready
-            (Self.order("o2", at: "D", .placed, t + 100_000), .late),
-            (Self.order("o2", at: "D", .started, t + 200_000), .late),       // no prep sample from it
-            (Self.order("o3", at: "D", .placed, t + 971_000), .applied),
-            (Self.order("o3", at: "D", .cancelled, t + 972_000), .applied),
-            (Self.order("o3", at: "D", .pickedUp, t + 973_000), .late),      // after cancelled
-            (Self.order("o4", at: "D", .placed, t + 974_000), .applied),
-            (Self.order("o4", at: "E", .started, t + 975_000), .conflicting),
+            (Scenario.order("o1", at: "D", .placed, t), .applied),
+            (Scenario.order("o1", at: "D", .placed, t + 1), .duplicate),         // redelivered
+            (Scenario.order("o1", at: "D", .started, t + 60_000), .applied),
+            (Scenario.order("o1", at: "D", .placed, t + 10), .late),             // arrives after started
+            (Scenario.order("o1", at: "D", .ready, t + 960_000), .applied),      // 900 s of prep
+            (Scenario.order("o1", at: "D", .started, t + 60_000), .late),
+            (Scenario.order("o1", at: "D", .ready, t + 960_000), .duplicate),
+            (Scenario.order("o2", at: "D", .ready, t + 970_000), .applied),      // first seen ready
+            (Scenario.order("o2", at: "D", .placed, t + 100_000), .late),
+            (Scenario.order("o2", at: "D", .started, t + 200_000), .late),       // no prep sample from it
+            (Scenario.order("o3", at: "D", .placed, t + 971_000), .applied),
+            (Scenario.order("o3", at: "D", .cancelled, t + 972_000), .applied),
+            (Scenario.order("o3", at: "D", .pickedUp, t + 973_000), .late),      // after cancelled
+            (Scenario.order("o4", at: "D", .placed, t + 974_000), .applied),
+            (Scenario.order("o4", at: "E", .started, t + 975_000), .conflicting),
         ]
         for (event, expected) in steps {
             #expect(market.apply(event) == expected, "\(event.orderID) \(event.type.name)")

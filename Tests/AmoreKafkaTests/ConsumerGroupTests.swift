@@ -1,4 +1,5 @@
 import AmoreKafka
+import AmoreTestSupport
 import Foundation
 import Synchronization
 import Testing

@@ -2,12 +2,11 @@ import AmoreKafka
 import Foundation
 import Logging
 import Synchronization
-import Testing
 
 /// The broker integration tests talk to: `AMORE_TEST_BOOTSTRAP_SERVERS`, which `./test`
 /// sets after starting a local broker. Missing or unreachable is a failure, never a skip.
-enum TestBroker {
-    static let howToStart = """
+public enum TestBroker {
+    public static let howToStart = """
         integration tests need a Kafka-protocol broker: run `./test` (it starts one), or start one with \
         `swift run amore broker` and export the AMORE_TEST_BOOTSTRAP_SERVERS=host:port line it prints
         """
@@ -16,7 +15,7 @@ enum TestBroker {
         let description: String
     }
 
-    static func bootstrapServers() throws -> String {
+    public static func bootstrapServers() throws -> String {
         guard let servers = ProcessInfo.processInfo.environment["AMORE_TEST_BOOTSTRAP_SERVERS"], !servers.isEmpty else {
             throw Unavailable(description: "AMORE_TEST_BOOTSTRAP_SERVERS is not set; \(howToStart)")
         }
@@ -28,12 +27,12 @@ enum TestBroker {
         return servers
     }
 
-    static func admin(_ servers: String) throws -> Admin {
+    public static func admin(_ servers: String) throws -> Admin {
         try Admin(configuration: KafkaConfiguration(bootstrapServers: servers))
     }
 
     /// A topic of its own for one test, created and with leaders for all partitions.
-    static func freshTopic(_ prefix: String, partitions: Int32) throws -> (servers: String, topic: String) {
+    public static func freshTopic(_ prefix: String, partitions: Int32) throws -> (servers: String, topic: String) {
         let servers = try bootstrapServers()
         let topic = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
         let admin = try admin(servers)
@@ -44,7 +43,7 @@ enum TestBroker {
 
     /// Settings that make group joins fast on Tansu (which holds a join for half the
     /// session timeout); harmless on Apache Kafka.
-    static let fastGroup: [String: String] = [
+    public static let fastGroup: [String: String] = [
         "session.timeout.ms": "2000",
         "heartbeat.interval.ms": "200",
         "auto.offset.reset": "earliest",
@@ -53,10 +52,10 @@ enum TestBroker {
 }
 
 /// A plain thread for blocking poll loops, kept off Swift concurrency's small pool.
-final class TestThread: Sendable {
+public final class TestThread: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ body: @escaping @Sendable () -> Void) {
+    public init(_ body: @escaping @Sendable () -> Void) {
         let done = self.done
         let thread = Thread {
             body()
@@ -65,11 +64,11 @@ final class TestThread: Sendable {
         thread.start()
     }
 
-    func join() { done.wait() }
+    public func join() { done.wait() }
 }
 
 /// Polls `condition` until it holds or `timeout_s` passes; returns whether it held.
-func eventually(timeout_s: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(timeout_s: Double, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout_s)
     while Date() < deadline {
         if try condition() { return true }
@@ -79,19 +78,19 @@ func eventually(timeout_s: Double, _ condition: () throws -> Bool) rethrows -> B
 }
 
 extension UnsafeRawBufferPointer {
-    var bytes: [UInt8] { Array(self) }
+    public var bytes: [UInt8] { Array(self) }
 }
 
 /// A value shared between test threads (a `Mutex` that can be captured and passed around).
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
-    var value: Value { mutex.withLock { $0 } }
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
+    public var value: Value { mutex.withLock { $0 } }
 }
 
 /// A logger for clients that are expected to fail to connect: only critical lines.
-func quietLogger(_ label: String) -> Logger {
+public func quietLogger(_ label: String) -> Logger {
     var logger = Logger(label: label)
     logger.logLevel = .critical
     return logger

@@ -1,0 +1,259 @@
+import AmoreCore
+import AmoreKafka
+import AmoreTestSupport
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Topics and a consumer group of one test's own, so tests never see each other's records.
+struct TestTopics {
+    let restaurants: String
+    let orders: String
+    let couriers: String
+    let rankings: String
+    let deadLetters: String
+    let group: String
+
+    init(_ name: String) {
+        let id = UUID().uuidString.prefix(8).lowercased()
+        restaurants = "\(name)-\(id).restaurants"
+        orders = "\(name)-\(id).orders"
+        couriers = "\(name)-\(id).couriers"
+        rankings = "\(name)-\(id).rankings"
+        deadLetters = "\(name)-\(id).deadletter"
+        group = "\(name)-\(id)"
+    }
+
+    /// The same input topics, another output topic and group: a second, independent run.
+    func withOutput(_ suffix: String) -> TestTopics {
+        TestTopics(restaurants: restaurants, orders: orders, couriers: couriers,
+                   rankings: "\(rankings)-\(suffix)", deadLetters: "\(deadLetters)-\(suffix)", group: "\(group)-\(suffix)")
+    }
+
+    private init(restaurants: String, orders: String, couriers: String, rankings: String, deadLetters: String, group: String) {
+        self.restaurants = restaurants
+        self.orders = orders
+        self.couriers = couriers
+        self.rankings = rankings
+        self.deadLetters = deadLetters
+        self.group = group
+    }
+
+    var arguments: [String] {
+        ["--restaurants-topic", restaurants, "--orders-topic", orders, "--couriers-topic", couriers,
+         "--rankings-topic", rankings, "--dead-letter-topic", deadLetters, "--group", group]
+    }
+
+    /// Creates the input topics, so that input can be produced before an engine starts.
+    func createInputs(servers: String, partitions: Int32) throws {
+        let admin = try TestBroker.admin(servers)
+        try admin.createTopics([restaurants, orders, couriers].map { NewTopic($0, partitions: partitions) })
+        _ = try admin.waitForTopics([restaurants, orders, couriers], minimumPartitions: Int(partitions))
+    }
+}
+
+/// Writes input events as the contracts say: JSON, keyed by market (orders, pings) or
+/// restaurant (profiles), CreateTime = event time.
+final class InputWriter {
+    let producer: Producer
+    let topics: TestTopics
+
+    init(servers: String, topics: TestTopics) throws {
+        producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers, ["linger.ms": "1"]))
+        self.topics = topics
+    }
+
+    func send(_ profile: RestaurantProfile) throws {
+        try producer.send(to: topics.restaurants, key: Array(profile.restaurantID.description.utf8),
+                          value: EventEncoder.encode(profile), timestamp_ms: profile.updatedAt_ms)
+    }
+
+    func send(_ event: OrderEvent, partition: Int32? = nil) throws {
+        try producer.send(to: topics.orders, partition: partition, key: Array(event.marketID.description.utf8),
+                          value: EventEncoder.encode(event), timestamp_ms: event.eventTime_ms)
+    }
+
+    func send(_ ping: CourierPing, partition: Int32? = nil) throws {
+        try producer.send(to: topics.couriers, partition: partition, key: Array(ping.marketID.description.utf8),
+                          value: EventEncoder.encode(ping), timestamp_ms: ping.eventTime_ms)
+    }
+
+    func sendRaw(_ topic: String, key: String?, value: [UInt8], timestamp_ms: Int64) throws {
+        try producer.send(to: topic, key: key.map { Array($0.utf8) }, value: value, timestamp_ms: timestamp_ms)
+    }
+
+    func flush() throws { try producer.flush(timeout_ms: 20_000) }
+}
+
+/// A record read back from an output topic.
+struct OutputRecord {
+    let key: String?
+    let value: [UInt8]
+    let headers: [String: String]
+    let partition: Int32
+    let offset: Int64
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] ?? [:] }
+}
+
+/// Everything in `topic`, every partition from its beginning to its end.
+func readAll(_ topic: String, servers: String) throws -> [OutputRecord] {
+    var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup)
+    configuration["group.id"] = "reader-\(UUID().uuidString)"
+    configuration["enable.partition.eof"] = "true"
+    let consumer = try Consumer(configuration: configuration, logger: quietLogger("reader"))
+    defer { try? consumer.close() }
+    let partitions = try consumer.metadata(topic: topic, timeout_ms: 10_000).topic(topic)?.partitions.map(\.id) ?? []
+    try consumer.assign(partitions.map { TopicPartition(topic, $0, offset: KafkaOffset.beginning) })
+    var remaining = Set(partitions)
+    var records: [OutputRecord] = []
+    let deadline = Date().addingTimeInterval(30)
+    while !remaining.isEmpty && Date() < deadline {
+        consumer.poll(maxRecords: 10_000, timeout_ms: 100) { batch in
+            for record in batch {
+                var headers: [String: String] = [:]
+                for header in record.headers { headers[header.name] = header.value.map { String(decoding: $0, as: UTF8.self) } }
+                records.append(OutputRecord(key: record.key.map { String(decoding: $0, as: UTF8.self) },
+                                            value: record.value?.bytes ?? [], headers: headers,
+                                            partition: record.partition, offset: record.offset))
+            }
+            for end in batch.reachedEnd { remaining.remove(end.partition) }
+        }
+    }
+    return records
+}
+
+/// Per zone, the ranking a consumer keeping the highest version ends with (the later of
+/// equal versions), as (version, canonical JSON of its entries).
+func latestRankings(_ records: [OutputRecord]) -> [String: (version: Int64, entries: String)] {
+    var latest: [String: (version: Int64, entries: String)] = [:]
+    for record in records.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
+        let json = record.json
+        guard let zone = json["zone_id"] as? String, let version = (json["version"] as? NSNumber)?.int64Value else { continue }
+        let entries = (try? JSONSerialization.data(withJSONObject: json["entries"] ?? [], options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if let held = latest[zone], held.version > version { continue }
+        latest[zone] = (version, entries)
+    }
+    return latest
+}
+
+/// `amore run` as a separate process, as production runs it.
+final class EngineProcess {
+    let process = Process()
+    let output: URL
+    let log: URL
+    let topics: TestTopics
+    private(set) var http = ""
+
+    /// The `amore` binary built beside this test bundle.
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("amore")
+    }
+
+    init(servers: String, topics: TestTopics, extra: [String] = []) throws {
+        self.topics = topics
+        let id = UUID().uuidString.prefix(8)
+        output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).out")
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.executableURL = Self.binary
+        process.arguments = ["run", "--brokers", servers, "--http", "127.0.0.1:0",
+                             "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200",
+                             "--partitions", "4"] + topics.arguments + extra
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        let found = eventually(timeout_s: 30) {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("AMORE_HTTP=") }) else {
+                return !process.isRunning
+            }
+            http = String(line.dropFirst("AMORE_HTTP=".count))
+            return true
+        }
+        guard found, !http.isEmpty else {
+            throw Failure(description: "the engine did not report its HTTP address: \(logTail())")
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: output)
+        try? FileManager.default.removeItem(at: log)
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func logTail(_ lines: Int = 30) -> String {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+
+    /// GET `path`; (status, body), status 0 when nothing answered.
+    func get(_ path: String) -> (status: Int, body: String) {
+        let done = DispatchSemaphore(value: 0)
+        let result = Locked<(Int, String)>((0, ""))
+        var request = URLRequest(url: URL(string: "http://\(http)\(path)")!)
+        request.timeoutInterval = 5
+        URLSession.shared.dataTask(with: request) { data, response, _ in
+            result.withLock { $0 = ((response as? HTTPURLResponse)?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "") }
+            done.signal()
+        }.resume()
+        done.wait()
+        return result.value
+    }
+
+    /// `/metrics` parsed: each sample line's series (name and labels as printed) to its value.
+    func metrics() -> [String: Double] {
+        var samples: [String: Double] = [:]
+        for line in get("/metrics").body.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = value
+        }
+        return samples
+    }
+
+    /// The sum of every sample of `name` whose labels include all of `labels`.
+    func sum(_ samples: [String: Double], _ name: String, _ labels: [String] = []) -> Double {
+        samples.filter { series, _ in
+            (series == name || series.hasPrefix("\(name){")) && labels.allSatisfy { series.contains($0) }
+        }.values.reduce(0, +)
+    }
+
+    /// Waits until at least `expectedRecords` order and courier records were read (or
+    /// refused; a replay counts again) and every owned partition's lag is 0 (everything
+    /// read is applied), then for the idle refresh and the last acknowledgements.
+    func waitUntilCaughtUp(expectedRecords: Int, timeout_s: Double = 60) -> Bool {
+        let caughtUp = eventually(timeout_s: timeout_s) {
+            let samples = metrics()
+            let read = sum(samples, "amore_records_in_total", ["topic=\"\(topics.orders)\""])
+                + sum(samples, "amore_records_in_total", ["topic=\"\(topics.couriers)\""])
+                + sum(samples, "amore_rejected_records_total")
+            let lags = samples.filter { $0.key.hasPrefix("amore_consumer_lag{") }
+            return read >= Double(expectedRecords) && !lags.isEmpty && lags.values.allSatisfy { $0 == 0 }
+        }
+        // Lag is sampled each second; the idle refresh waits 100 ms; acks a few ms.
+        Thread.sleep(forTimeInterval: 2.5)
+        return caughtUp
+    }
+
+    func terminate(timeout_s: Double = 20) -> Int32? {
+        kill(process.processIdentifier, SIGTERM)
+        return waitForExit(timeout_s: timeout_s)
+    }
+
+    func killNow() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func waitForExit(timeout_s: Double) -> Int32? {
+        guard eventually(timeout_s: timeout_s, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+}
