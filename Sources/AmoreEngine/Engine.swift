@@ -286,7 +286,7 @@ public final class Engine: @unchecked Sendable {
             retained[number] = pair
         }
         for partition in partitions {
-            lagGauges.removeValue(forKey: TopicPartition(partition.topic, partition.partition))?.record(0)
+            lagGauges.removeValue(forKey: TopicPartition(partition.topic, partition.partition))?.destroy()
         }
         logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.description))"])
     }

@@ -30,8 +30,9 @@ public struct EngineSettings: Sendable {
     /// them, so this bounds both what a rebuild can recover and what it costs.
     public var inputRetention_ms: Int64 = 6 * 3_600_000
     public var market = MarketSettings()
-    /// Records taken from the consumer per poll.
-    public var maxBatchRecords = 10_000
+    /// Records taken from the consumer per poll (the loop commits, checks idle pairs and
+    /// reads profile updates between polls, so this also bounds how long those wait).
+    public var maxBatchRecords = 2_000
     /// A partition pair whose input has been quiet (and read to its end) this long has
     /// its rankings brought up to its last event, instead of waiting for the next
     /// resolution step that only a later event would cross.

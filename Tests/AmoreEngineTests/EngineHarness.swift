@@ -7,7 +7,7 @@ import FoundationNetworking
 #endif
 
 /// Topics and a consumer group of one test's own, so tests never see each other's records.
-struct TestTopics {
+struct TestTopics: Sendable {
     let restaurants: String
     let orders: String
     let couriers: String
@@ -55,7 +55,7 @@ struct TestTopics {
 
 /// Writes input events as the contracts say: JSON, keyed by market (orders, pings) or
 /// restaurant (profiles), CreateTime = event time.
-final class InputWriter {
+final class InputWriter: Sendable {
     let producer: Producer
     let topics: TestTopics
 
@@ -125,18 +125,33 @@ func readAll(_ topic: String, servers: String) throws -> [OutputRecord] {
 }
 
 /// Per zone, the ranking a consumer keeping the highest version ends with (the later of
-/// equal versions), as (version, canonical JSON of its entries).
+/// equal versions), as (version, canonical JSON of its entries). Only the winners are
+/// parsed whole: versions are read straight from the bytes (tens of thousands of records).
 func latestRankings(_ records: [OutputRecord]) -> [String: (version: Int64, entries: String)] {
-    var latest: [String: (version: Int64, entries: String)] = [:]
+    var winners: [String: (version: Int64, record: OutputRecord)] = [:]
     for record in records.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
-        let json = record.json
-        guard let zone = json["zone_id"] as? String, let version = (json["version"] as? NSNumber)?.int64Value else { continue }
-        let entries = (try? JSONSerialization.data(withJSONObject: json["entries"] ?? [], options: [.sortedKeys]))
-            .map { String(decoding: $0, as: UTF8.self) } ?? ""
-        if let held = latest[zone], held.version > version { continue }
-        latest[zone] = (version, entries)
+        guard let zone = record.key, let version = versionField(record.value) else { continue }
+        if let held = winners[zone], held.version > version { continue }
+        winners[zone] = (version, record)
     }
-    return latest
+    return winners.mapValues { winner in
+        let entries = (try? JSONSerialization.data(withJSONObject: winner.record.json["entries"] ?? [], options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return (winner.version, entries)
+    }
+}
+
+/// The top-level `"version":N` of a ranking document as the engine writes it.
+func versionField(_ bytes: [UInt8]) -> Int64? {
+    let needle = Array(#""version":"#.utf8)
+    guard let start = bytes.indices.first(where: { bytes[$0...].starts(with: needle) }) else { return nil }
+    var value: Int64 = 0
+    var index = start + needle.count
+    while index < bytes.count, (48...57).contains(bytes[index]) {
+        value = value * 10 + Int64(bytes[index] - 48)
+        index += 1
+    }
+    return index > start + needle.count ? value : nil
 }
 
 /// `amore run` as a separate process, as production runs it.

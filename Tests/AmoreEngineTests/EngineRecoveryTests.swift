@@ -1,0 +1,181 @@
+import AmoreCore
+import AmoreKafka
+import AmoreSimulation
+import AmoreTestSupport
+import Foundation
+import Testing
+
+/// Crashes, graceful stops and a second instance, with the engine as a separate process.
+@Suite(.serialized) struct EngineRecoveryTests {
+    /// Two simulated markets (Austin and a city 300 km away) for `duration_ms`, produced
+    /// to the input topics; returns the number of order and courier records.
+    static func writeSimulatedMarkets(_ input: InputWriter, duration_ms: Int64) throws -> Int {
+        var count = 0
+        for (market, lat, seed) in [("austin", 30.2672, UInt64(42)), ("houston", 29.7604, 7)] {
+            var settings = MarketSimulator.Settings()
+            settings.marketID = Identifier(validating: market)!
+            settings.centreLat_deg = lat
+            settings.centreLon_deg = market == "austin" ? -97.7431 : -95.3698
+            settings.restaurants = 40
+            settings.couriers = 300
+            settings.ordersPerSecond = 1
+            settings.seed = seed
+            var simulator = MarketSimulator(settings: settings)
+            for profile in simulator.profiles { try input.send(profile) }
+            for event in simulator.record(duration_ms: duration_ms) {
+                switch event {
+                case .order(let order): try input.send(order)
+                case .ping(let ping): try input.send(ping)
+                }
+                count += 1
+            }
+        }
+        try input.flush()
+        return count
+    }
+
+    static func committedOffsets(group: String, topics: [String], servers: String) throws -> [String: Int64] {
+        var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup)
+        configuration["group.id"] = group
+        let consumer = try Consumer(configuration: configuration, logger: quietLogger("committed"))
+        defer { try? consumer.close() }
+        var partitions: [TopicPartition] = []
+        for topic in topics {
+            for partition in try consumer.metadata(topic: topic).topic(topic)?.partitions ?? [] {
+                partitions.append(TopicPartition(topic, partition.id))
+            }
+        }
+        var result: [String: Int64] = [:]
+        for partition in try consumer.committed(partitions) {
+            result["\(partition.topic)[\(partition.partition)]"] = max(0, partition.offset ?? 0)
+        }
+        return result
+    }
+
+    /// The offset after each partition's last record (read, not asked: the local broker's
+    /// ListOffsets answer for the end can be short).
+    static func endOffsets(topics: [String], servers: String) throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for topic in topics {
+            for partition in 0..<4 { result["\(topic)[\(partition)]"] = 0 }
+            for record in try readAll(topic, servers: servers) {
+                result["\(topic)[\(record.partition)]"] = max(result["\(topic)[\(record.partition)]"] ?? 0, record.offset + 1)
+            }
+        }
+        return result
+    }
+
+    /// An uninterrupted run and a run killed with SIGKILL mid-stream and restarted, over
+    /// the same input, end with identical rankings and versions in every zone. The
+    /// uninterrupted run ends with SIGTERM: exit 0, everything committed.
+    @Test func aRunKilledMidStreamAndRestartedEndsLikeAnUninterruptedOne() throws {
+        let servers = try TestBroker.bootstrapServers()
+        let topics = TestTopics("recovery")
+        try topics.createInputs(servers: servers, partitions: 4)
+        let records = try Self.writeSimulatedMarkets(InputWriter(servers: servers, topics: topics), duration_ms: 240_000)
+        let inputs = [topics.orders, topics.couriers]
+
+        let uninterrupted = topics.withOutput("a")
+        let engineA = try EngineProcess(servers: servers, topics: uninterrupted)
+        #expect(engineA.waitUntilCaughtUp(expectedRecords: records, timeout_s: 120), "\(engineA.logTail())")
+        #expect(engineA.terminate() == 0, "\(engineA.logTail())")
+        let ends = try Self.endOffsets(topics: inputs, servers: servers)
+        #expect(try Self.committedOffsets(group: uninterrupted.group, topics: inputs, servers: servers) == ends)
+        let expected = latestRankings(try readAll(uninterrupted.rankings, servers: servers))
+        try #require(expected.count > 100)
+
+        let crashed = topics.withOutput("b")
+        let engineB = try EngineProcess(servers: servers, topics: crashed)
+        // Killed as soon as something is committed, mid-stream.
+        _ = eventually(timeout_s: 60) {
+            (try? Self.committedOffsets(group: crashed.group, topics: inputs, servers: servers))?.values.contains { $0 > 0 } == true
+        }
+        let readAtKill = engineB.sum(engineB.metrics(), "amore_records_in_total")
+        engineB.killNow()
+        #expect(readAtKill < Double(records), "the engine was killed after reading everything")
+        let committedAtKill = try Self.committedOffsets(group: crashed.group, topics: inputs, servers: servers)
+        #expect(committedAtKill.values.contains { $0 > 0 }, "nothing was committed before the kill")
+        #expect(committedAtKill != ends, "everything was committed before the kill")
+
+        let restarted = try EngineProcess(servers: servers, topics: crashed)
+        #expect(restarted.waitUntilCaughtUp(expectedRecords: records, timeout_s: 120), "\(restarted.logTail())")
+        #expect(restarted.terminate() == 0)
+        let actual = latestRankings(try readAll(crashed.rankings, servers: servers))
+        #expect(actual.count == expected.count)
+        var differences: [String] = []
+        for (zone, ranking) in expected where actual[zone]?.version != ranking.version || actual[zone]?.entries != ranking.entries {
+            differences.append("\(zone): expected version \(ranking.version), got \(actual[zone]?.version ?? -1)")
+        }
+        #expect(differences.isEmpty, "\(differences.count) zones differ: \(differences.prefix(5))")
+    }
+
+    /// Two instances in one group split the partitions; when one stops, the other takes
+    /// over its markets and keeps publishing them.
+    @Test func twoInstancesSplitThePartitionsAndOneTakesOverWhenTheOtherStops() throws {
+        let servers = try TestBroker.bootstrapServers()
+        let topics = TestTopics("scaleout")
+        try topics.createInputs(servers: servers, partitions: 4)
+        let input = try InputWriter(servers: servers, topics: topics)
+        // Market m<N> on partition N, its restaurant 40 km north of the last one's (zones
+        // apart); prep 600 s.
+        let markets = (0..<4).map { Identifier(validating: "m\($0)")! }
+        for (index, market) in markets.enumerated() {
+            try input.send(Scenario.profile("r\(index)", north_m: Double(index) * 40_000, ovens: 1, prep_s: 600,
+                                            market: market))
+        }
+        try input.flush()
+
+        let first = try EngineProcess(servers: servers, topics: topics)
+        let second = try EngineProcess(servers: servers, topics: topics)
+        func owned(_ engine: EngineProcess) -> Set<String> {
+            Set(engine.metrics().keys.filter { $0.hasPrefix("amore_consumer_lag{") })
+        }
+
+        // Live input: a courier per market, every 100 ms of wall time one event-second on,
+        // alternating 800 m and 2,800 m from its restaurant (courier 200 s or 700 s, so
+        // delivery moves 100 s and every zone is republished each event-second).
+        let tick = Locked(0)
+        let stop = Locked(false)
+        let writer = TestThread {
+            while !stop.value {
+                let now = tick.withLock { tick -> Int in
+                    tick += 1
+                    return tick
+                }
+                for (index, market) in markets.enumerated() {
+                    let away = now % 2 == 0 ? 800.0 : 2_800.0
+                    try? input.send(Scenario.ping("k\(index)", north_m: Double(index) * 40_000 + away,
+                                                  at: Scenario.t0 + Int64(now) * 1_000 + 100, market: market),
+                                    partition: Int32(index))
+                }
+                try? input.flush()
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        defer {
+            stop.withLock { $0 = true }
+            writer.join()
+        }
+
+        // Each instance owns half: two order and two courier partitions.
+        #expect(eventually(timeout_s: 30) { owned(first).count == 4 && owned(second).count == 4 },
+                "first \(owned(first)), second \(owned(second))")
+        #expect(owned(first).isDisjoint(with: owned(second)))
+        func publishedMarkets(after asOf_ms: Int64) throws -> Set<String> {
+            Set(try readAll(topics.rankings, servers: servers).compactMap { record -> String? in
+                let json = record.json
+                guard let asOf = (json["as_of_ms"] as? NSNumber)?.int64Value, asOf > asOf_ms else { return nil }
+                return json["market_id"] as? String
+            })
+        }
+        #expect(eventually(timeout_s: 20) { (try? publishedMarkets(after: Scenario.t0)) == Set(markets.map(\.description)) })
+
+        #expect(second.terminate() == 0, "\(second.logTail())")
+        let stoppedAt_ms = Scenario.t0 + Int64(tick.value) * 1_000
+        // The first instance now owns all eight partitions and publishes every market.
+        #expect(eventually(timeout_s: 30) { owned(first).count == 8 }, "\(first.logTail())")
+        #expect(eventually(timeout_s: 30) { (try? publishedMarkets(after: stoppedAt_ms + 2_000)) == Set(markets.map(\.description)) },
+                "\(first.logTail())")
+        #expect(first.terminate() == 0)
+    }
+}
