@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -22,9 +23,11 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("rdkafka")]
         ),
+        .target(name: "BenchSupport", dependencies: ["RawKafkaLoops"], path: "Sources/BenchSupport"),
         .executableTarget(
             name: "KafkaThroughput",
             dependencies: [
+                "BenchSupport",
                 "RawKafkaLoops",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "AmoreKafka", package: root),
@@ -54,6 +57,22 @@ let package = Package(
                 .product(name: "AmoreSimulation", package: root),
             ],
             path: "CoreRankings",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "EngineThroughput",
+            dependencies: [
+                "BenchSupport",
+                "RawKafkaLoops",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "AmoreCore", package: root),
+                .product(name: "AmoreEngine", package: root),
+                .product(name: "AmoreKafka", package: root),
+                .product(name: "AmoreLocalBroker", package: root),
+                .product(name: "AmoreSimulation", package: root),
+            ],
+            path: "EngineThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],

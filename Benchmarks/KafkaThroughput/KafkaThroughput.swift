@@ -6,6 +6,7 @@
 // Broker: AMORE_BENCH_BOOTSTRAP_SERVERS, else a local in-memory Tansu started here.
 import AmoreKafka
 import AmoreLocalBroker
+import BenchSupport
 import Benchmark
 import Foundation
 import RawKafkaLoops
@@ -67,17 +68,6 @@ func consumerProperties(_ servers: String) -> [String: String] {
     ["bootstrap.servers": servers, "group.id": "bench", "enable.auto.commit": "false", "enable.auto.offset.store": "false"]
 }
 
-struct BenchFailure: Error, CustomStringConvertible { let description: String }
-
-func withRawConfig<R>(_ properties: [String: String], _ body: (raw_kafka_config) throws -> R) rethrows -> R {
-    let flat = properties.sorted { $0.key < $1.key }.flatMap { [strdup($0.key), strdup($0.value)] }
-    defer { flat.forEach { free($0) } }
-    let pointers = flat.map { UnsafePointer<CChar>($0) }
-    return try pointers.withUnsafeBufferPointer { buffer in
-        try body(raw_kafka_config(pairs: buffer.baseAddress, pair_count: Int32(properties.count)))
-    }
-}
-
 /// (records, seconds of steady state) for each side.
 typealias Run = (records: Int, seconds: Double)
 
@@ -94,7 +84,7 @@ func rawProduce(servers: String, topic: String) throws -> Run {
             }
         }
     }
-    guard delivered >= 0 else { throw BenchFailure(description: "raw produce: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))") }
+    guard delivered >= 0 else { throw BenchFailure(description: "raw produce: \(cString(error))") }
     return (Int(delivered), Double(elapsed_ns) / 1e9)
 }
 
@@ -131,10 +121,6 @@ func amoreProduce(servers: String, topic: String) throws -> Run {
     let failed = counts.failed.load(ordering: .relaxed)
     guard failed == 0 else { throw BenchFailure(description: "\(failed) records failed") }
     return (counts.delivered.load(ordering: .relaxed), elapsed)
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
 func rawConsume(servers: String, topic: String) throws -> Run {

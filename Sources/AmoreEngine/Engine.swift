@@ -373,7 +373,10 @@ public final class Engine: @unchecked Sendable {
 
     /// Applies the pair's events in event-time order, as far as the merge allows.
     private func drain(_ pair: PartitionPair) throws {
+        var applied = 0
+        defer { if applied > 0 { status.addApplied(applied) } }
         while let (event, side) = pair.next(isReadToEnd: { isReadToEnd(pair, $0) }) {
+            applied += 1
             let market = market(event.marketID, in: pair)
             switch event.payload {
             case .order(let order): market.state.apply(order)

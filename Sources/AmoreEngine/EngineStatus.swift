@@ -13,6 +13,7 @@ public final class EngineStatus: Sendable {
     private let profilesLoaded = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let lastLoop_ns = Atomic<UInt64>(0)
+    private let applied = Atomic<Int>(0)
 
     init(board: RankingBoard, zonePrecision: Int) {
         self.board = board
@@ -30,6 +31,10 @@ public final class EngineStatus: Sendable {
         return last == 0 || now_ns &- last < stallLimit_ns
     }
 
+    /// Order events and courier pings applied since start (replays included): progress.
+    public var appliedEvents: Int { applied.load(ordering: .relaxed) }
+
+    func addApplied(_ count: Int) { applied.add(count, ordering: .relaxed) }
     func markProfilesLoaded() { profilesLoaded.store(true, ordering: .releasing) }
     func markStopping() { stopping.store(true, ordering: .relaxed) }
     func markLoop(now_ns: UInt64) { lastLoop_ns.store(now_ns, ordering: .relaxed) }

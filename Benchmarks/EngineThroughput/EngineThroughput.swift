@@ -1,0 +1,318 @@
+// The engine end to end on a real broker, against raw librdkafka in the same run:
+// - engine_vs_raw_consume: a pre-produced simulated Austin dinner peak (>= 1 M order
+//   events and courier pings, AMORE_BENCH_ENGINE_EVENTS) read, decoded, applied and its
+//   rankings published by the engine, against the C consume loop reading the same records.
+// - engine_live_latency: input produced live at 50 k events/s (200,000 couriers pinging
+//   every 4 s); the delay from the CreateTime of the record that triggers a ranking
+//   refresh to the broker's acknowledgement of each ranking it publishes.
+//
+// Broker: AMORE_BENCH_BOOTSTRAP_SERVERS, else a local in-memory Tansu started here.
+import AmoreCore
+import AmoreEngine
+import AmoreKafka
+import AmoreLocalBroker
+import AmoreSimulation
+import BenchSupport
+import Benchmark
+import CoreMetrics
+import Foundation
+import RawKafkaLoops
+import Synchronization
+
+let environment = ProcessInfo.processInfo.environment
+let inputEvents = Int(environment["AMORE_BENCH_ENGINE_EVENTS"] ?? "") ?? 1_000_000
+let liveRate = 50_000
+let liveDuration_s = Double(environment["AMORE_BENCH_LIVE_SECONDS"] ?? "") ?? 12
+let liveWarmUp_s = 3.0
+let partitions: Int32 = 4
+
+enum Metric {
+    static let engineRate = BenchmarkMetric.custom("engine_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
+    static let rawRate = BenchmarkMetric.custom("raw_consume_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
+    static let ratio = BenchmarkMetric.custom("engine_vs_raw_percent", polarity: .prefersLarger, useScalingFactor: false)
+    static let p50 = BenchmarkMetric.custom("event_to_publication_p50_us", polarity: .prefersSmaller, useScalingFactor: false)
+    static let p99 = BenchmarkMetric.custom("event_to_publication_p99_us", polarity: .prefersSmaller, useScalingFactor: false)
+    static let liveInput = BenchmarkMetric.custom("live_input_events_per_s", polarity: .prefersLarger, useScalingFactor: false)
+    static let publications = BenchmarkMetric.custom("live_publications_per_s", polarity: .prefersLarger, useScalingFactor: false)
+}
+
+func log(_ text: String) {
+    FileHandle.standardError.write(Data("engine bench: \(text)\n".utf8))
+}
+
+/// The broker, made once per process.
+final class BenchBroker: Sendable {
+    let broker: LocalBroker?
+    let servers: String
+
+    static let shared: BenchBroker = {
+        do { return try BenchBroker() } catch { fatalError("benchmark set-up failed: \(error)") }
+    }()
+
+    private init() throws {
+        if let servers = environment["AMORE_BENCH_BOOTSTRAP_SERVERS"], !servers.isEmpty {
+            broker = nil
+            self.servers = servers
+        } else {
+            let broker = try LocalBroker.start()
+            self.broker = broker
+            servers = broker.bootstrapServers
+        }
+    }
+}
+
+/// The pre-produced input: a simulated Austin dinner peak, made once per process.
+final class EngineBench: Sendable {
+    let servers: String
+    let inputs: EngineSettings.Topics
+    let orders: Int
+    let pings: Int
+
+    static let shared: EngineBench = {
+        do { return try EngineBench(servers: BenchBroker.shared.servers) } catch { fatalError("benchmark set-up failed: \(error)") }
+    }()
+
+    private init(servers: String) throws {
+        self.servers = servers
+        let inputs = freshTopics("bench-engine")
+        self.inputs = inputs
+        try createInputs(inputs, servers: servers)
+        let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers))
+        var simulator = MarketSimulator()
+        for profile in simulator.profiles {
+            try producer.send(to: inputs.restaurants, key: Array(profile.restaurantID.description.utf8),
+                              value: EventEncoder.encode(profile), timestamp_ms: profile.updatedAt_ms)
+        }
+        var orders = 0
+        var pings = 0
+        var failure: Error?
+        while orders + pings < inputEvents && failure == nil {
+            simulator.run(until: simulator.now_ms + 1_000) { event in
+                do {
+                    switch event {
+                    case .order(let order):
+                        try producer.send(to: inputs.orders, key: Array(order.marketID.description.utf8),
+                                          value: EventEncoder.encode(order), timestamp_ms: order.eventTime_ms)
+                        orders += 1
+                    case .ping(let ping):
+                        try producer.send(to: inputs.couriers, key: Array(ping.marketID.description.utf8),
+                                          value: EventEncoder.encode(ping), timestamp_ms: ping.eventTime_ms)
+                        pings += 1
+                    }
+                } catch {
+                    failure = error
+                }
+            }
+        }
+        if let failure { throw failure }
+        try producer.close(timeout_ms: 120_000)
+        self.orders = orders
+        self.pings = pings
+        log("pre-produced \(orders) order events and \(pings) courier pings (\(simulator.profiles.count) restaurants)")
+    }
+}
+
+func freshTopics(_ prefix: String) -> EngineSettings.Topics {
+    let id = UUID().uuidString.prefix(8).lowercased()
+    var topics = EngineSettings.Topics()
+    topics.restaurants = "\(prefix)-\(id).restaurants"
+    topics.orders = "\(prefix)-\(id).orders"
+    topics.couriers = "\(prefix)-\(id).couriers"
+    topics.rankings = "\(prefix)-\(id).rankings"
+    topics.deadLetters = "\(prefix)-\(id).deadletter"
+    return topics
+}
+
+func createInputs(_ topics: EngineSettings.Topics, servers: String) throws {
+    let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: servers))
+    let names = [topics.restaurants, topics.orders, topics.couriers]
+    try admin.createTopics(names.map { NewTopic($0, partitions: partitions) })
+    _ = try admin.waitForTopics(names, minimumPartitions: Int(partitions))
+}
+
+/// An engine with its own group and output topics, running on its own thread.
+final class RunningEngine: Sendable {
+    final class Failure: Sendable {
+        let text = Mutex<String?>(nil)
+    }
+
+    let engine: Engine
+    private let done = DispatchSemaphore(value: 0)
+    private let failure = Failure()
+
+    init(servers: String, inputs: EngineSettings.Topics, onPublished: (@Sendable (Int64) -> Void)? = nil) {
+        var settings = EngineSettings(kafka: KafkaConfiguration(bootstrapServers: servers))
+        // The local broker holds a group join for half the session timeout.
+        settings.consumerProperties = ["session.timeout.ms": "2000", "heartbeat.interval.ms": "200"]
+        let outputs = freshTopics("bench-out")
+        settings.topics = inputs
+        settings.topics.rankings = outputs.rankings
+        settings.topics.deadLetters = outputs.deadLetters
+        settings.groupID = "bench-\(UUID().uuidString.prefix(8))"
+        settings.partitions = partitions
+        engine = Engine(settings: settings, metricsFactory: NOOPMetricsHandler.instance, onPublished: onPublished)
+        let engine = engine
+        let done = done
+        let failure = failure
+        let thread = Thread {
+            do { try engine.run() } catch { failure.text.withLock { $0 = "\(error)" } }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits until `condition` holds; false when the engine failed or `timeout_s` passed.
+    func wait(timeout_s: Double, until condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(timeout_s)
+        while ContinuousClock.now < deadline {
+            if failure.text.withLock({ $0 }) != nil { return false }
+            if condition() { return true }
+            usleep(500)
+        }
+        return false
+    }
+
+    func stop() throws {
+        engine.stop()
+        done.wait()
+        if let failure = failure.text.withLock({ $0 }) { throw BenchFailure(description: "engine: \(failure)") }
+    }
+}
+
+/// Records per second from the first applied batch to the last record applied.
+func engineThroughput(_ bench: EngineBench) throws -> Double {
+    let total = bench.orders + bench.pings
+    let running = RunningEngine(servers: bench.servers, inputs: bench.inputs)
+    guard running.wait(timeout_s: 60, until: { running.engine.status.appliedEvents > 0 }) else {
+        try running.stop()
+        throw BenchFailure(description: "the engine applied nothing in 60 s")
+    }
+    let started = ContinuousClock.now
+    let first = running.engine.status.appliedEvents
+    let finished = running.wait(timeout_s: 300) { running.engine.status.appliedEvents >= total }
+    let elapsed = seconds(ContinuousClock.now - started)
+    let applied = running.engine.status.appliedEvents
+    try running.stop()
+    guard finished else { throw BenchFailure(description: "the engine applied \(applied) of \(total) records") }
+    return Double(total - first) / elapsed
+}
+
+/// The C loop reading the same records (both topics, from the beginning), records/s.
+func rawConsumeRate(_ bench: EngineBench) throws -> Double {
+    var records = 0
+    var elapsed = 0.0
+    for (topic, count) in [(bench.inputs.couriers, bench.pings), (bench.inputs.orders, bench.orders)] {
+        var error = [CChar](repeating: 0, count: 512)
+        var checksum: Int64 = 0
+        var elapsed_ns: Int64 = 0
+        let properties = ["bootstrap.servers": bench.servers, "group.id": "bench-raw-\(UUID().uuidString.prefix(8))",
+                          "enable.auto.commit": "false", "enable.auto.offset.store": "false"]
+        let got = withRawConfig(properties) { config in
+            raw_kafka_consume(config, topic, partitions, Int64(count), &checksum, &elapsed_ns, &error, error.count)
+        }
+        guard got == count else { throw BenchFailure(description: "raw consume of \(topic) read \(got) of \(count): \(cString(error))") }
+        blackHole(checksum)
+        records += Int(got)
+        elapsed += Double(elapsed_ns) / 1e9
+    }
+    return Double(records) / elapsed
+}
+
+/// (p50, p99 delay in µs, input events/s, publications/s) with input produced live.
+func liveLatency(servers: String) throws -> (p50_us: Int, p99_us: Int, input: Int, publications: Int) {
+    let inputs = freshTopics("bench-live")
+    try createInputs(inputs, servers: servers)
+    var settings = MarketSimulator.Settings()
+    settings.couriers = liveRate * Int(settings.pingInterval_ms) / 1_000
+    settings.ordersPerSecond = 10
+    settings.start_ms = Int64(Date().timeIntervalSince1970 * 1_000)
+    var simulator = MarketSimulator(settings: settings)
+    let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers, ["linger.ms": "1"]))
+    for profile in simulator.profiles {
+        try producer.send(to: inputs.restaurants, key: Array(profile.restaurantID.description.utf8),
+                          value: EventEncoder.encode(profile), timestamp_ms: profile.updatedAt_ms)
+    }
+    try producer.flush()
+
+    let measuring = Atomic<Bool>(false)
+    let delays = Mutex<[Int64]>([])
+    let running = RunningEngine(servers: servers, inputs: inputs) { delay_ns in
+        if measuring.load(ordering: .relaxed) { delays.withLock { $0.append(delay_ns) } }
+    }
+    guard running.wait(timeout_s: 30, until: { running.engine.status.isReady }) else {
+        try running.stop()
+        throw BenchFailure(description: "the engine did not get ready")
+    }
+    // Event time follows the wall clock from now on; the first seconds (group join,
+    // first fetches) are not measured.
+    let start_ms = Int64(Date().timeIntervalSince1970 * 1_000)
+    simulator = MarketSimulator(settings: { var s = settings; s.start_ms = start_ms; return s }())
+    var produced = 0
+    var measuredFrom = ContinuousClock.now
+    var measuredEvents = 0
+    let began = ContinuousClock.now
+    while true {
+        let elapsed = seconds(ContinuousClock.now - began)
+        if elapsed >= liveWarmUp_s + liveDuration_s { break }
+        if elapsed >= liveWarmUp_s && !measuring.load(ordering: .relaxed) {
+            measuring.store(true, ordering: .relaxed)
+            measuredFrom = ContinuousClock.now
+            measuredEvents = produced
+        }
+        var failure: Error?
+        simulator.run(until: start_ms + Int64(elapsed * 1_000)) { event in
+            do {
+                switch event {
+                case .order(let order):
+                    try producer.send(to: inputs.orders, key: Array(order.marketID.description.utf8), value: EventEncoder.encode(order))
+                case .ping(let ping):
+                    try producer.send(to: inputs.couriers, key: Array(ping.marketID.description.utf8), value: EventEncoder.encode(ping))
+                }
+                produced += 1
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        usleep(5_000)
+    }
+    measuring.store(false, ordering: .relaxed)
+    let measuredSeconds = seconds(ContinuousClock.now - measuredFrom)
+    try producer.close()
+    try running.stop()
+    let sorted = delays.withLock { $0 }.sorted()
+    guard !sorted.isEmpty else { throw BenchFailure(description: "no publication was acknowledged") }
+    func percentile(_ p: Double) -> Int { Int(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] / 1_000) }
+    return (percentile(0.50), percentile(0.99), Int(Double(produced - measuredEvents) / measuredSeconds),
+            Int(Double(sorted.count) / measuredSeconds))
+}
+
+let benchmarks: @Sendable () -> Void = {
+    // This shared 2-core machine (broker, engine and producer on the same cores) moves
+    // these by ±20 % run to run.
+    let tolerance = BenchmarkThresholds(relative: [.p50: 30.0])
+    let throughputMetrics = [Metric.engineRate, Metric.rawRate, Metric.ratio]
+    Benchmark("engine_vs_raw_consume", configuration: .init(
+        metrics: throughputMetrics, warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 3,
+        thresholds: Dictionary(uniqueKeysWithValues: throughputMetrics.map { ($0, tolerance) }))) { benchmark in
+        let bench = EngineBench.shared
+        let raw = try rawConsumeRate(bench)
+        let engine = try engineThroughput(bench)
+        log("raw consume \(Int(raw / 1_000)) k records/s, engine \(Int(engine / 1_000)) k records/s, \(Int(engine / raw * 100)) %")
+        benchmark.measurement(Metric.rawRate, Int(raw / 1_000))
+        benchmark.measurement(Metric.engineRate, Int(engine / 1_000))
+        benchmark.measurement(Metric.ratio, Int((engine / raw * 100).rounded()))
+    }
+
+    let latencyMetrics = [Metric.p50, Metric.p99, Metric.liveInput, Metric.publications]
+    Benchmark("engine_live_latency", configuration: .init(
+        metrics: latencyMetrics, warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 3,
+        thresholds: Dictionary(uniqueKeysWithValues: latencyMetrics.map { ($0, tolerance) }))) { benchmark in
+        let result = try liveLatency(servers: BenchBroker.shared.servers)
+        log("live: input \(result.input) events/s, \(result.publications) publications/s, p50 \(result.p50_us) µs, p99 \(result.p99_us) µs")
+        benchmark.measurement(Metric.p50, result.p50_us)
+        benchmark.measurement(Metric.p99, result.p99_us)
+        benchmark.measurement(Metric.liveInput, result.input)
+        benchmark.measurement(Metric.publications, result.publications)
+    }
+}

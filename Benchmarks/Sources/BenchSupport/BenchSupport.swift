@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RawKafkaLoops
+
+/// What the Kafka benchmarks share: the C loops' configuration and small helpers.
+public struct BenchFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// librdkafka properties as the C loops take them (alternating key, value strings).
+public func withRawConfig<R>(_ properties: [String: String], _ body: (raw_kafka_config) throws -> R) rethrows -> R {
+    let flat = properties.sorted { $0.key < $1.key }.flatMap { [strdup($0.key), strdup($0.value)] }
+    defer { flat.forEach { free($0) } }
+    let pointers = flat.map { UnsafePointer<CChar>($0) }
+    return try pointers.withUnsafeBufferPointer { buffer in
+        try body(raw_kafka_config(pairs: buffer.baseAddress, pair_count: Int32(properties.count)))
+    }
+}
+
+public func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+/// The C loop's error text.
+public func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
