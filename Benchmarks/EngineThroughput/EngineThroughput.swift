@@ -143,7 +143,12 @@ final class RunningEngine: Sendable {
     init(servers: String, inputs: EngineSettings.Topics, onPublished: (@Sendable (Int64) -> Void)? = nil) {
         var settings = EngineSettings(kafka: KafkaConfiguration(bootstrapServers: servers))
         // The local broker holds a group join for half the session timeout.
-        settings.consumerProperties = ["session.timeout.ms": "2000", "heartbeat.interval.ms": "200"]
+        settings.consumerProperties["session.timeout.ms"] = "2000"
+        settings.consumerProperties["heartbeat.interval.ms"] = "200"
+        for pair in (environment["AMORE_BENCH_CONSUMER"] ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { settings.consumerProperties[parts[0]] = parts[1] }
+        }
         let outputs = freshTopics("bench-out")
         settings.topics = inputs
         settings.topics.rankings = outputs.rankings
@@ -205,8 +210,11 @@ func rawConsumeRate(_ bench: EngineBench) throws -> Double {
         var error = [CChar](repeating: 0, count: 512)
         var checksum: Int64 = 0
         var elapsed_ns: Int64 = 0
-        let properties = ["bootstrap.servers": bench.servers, "group.id": "bench-raw-\(UUID().uuidString.prefix(8))",
-                          "enable.auto.commit": "false", "enable.auto.offset.store": "false"]
+        // The engine's consumer tuning too, so that only the work differs.
+        let properties = EngineSettings(kafka: KafkaConfiguration()).consumerProperties.merging([
+            "bootstrap.servers": bench.servers, "group.id": "bench-raw-\(UUID().uuidString.prefix(8))",
+            "enable.auto.commit": "false", "enable.auto.offset.store": "false",
+        ]) { _, new in new }
         let got = withRawConfig(properties) { config in
             raw_kafka_consume(config, topic, partitions, Int64(count), &checksum, &elapsed_ns, &error, error.count)
         }

@@ -47,6 +47,7 @@ public final class Engine: @unchecked Sendable {
     private var ownerOfMarket: [Identifier: PartitionPair] = [:]
     private var lagGauges: [TopicPartition: Gauge] = [:]
     private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
+    private var nextCatchUpPublish_ns: UInt64 = 0
     private static let rankingHeaders = [
         RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
     ]
@@ -78,12 +79,11 @@ public final class Engine: @unchecked Sendable {
         try LibrdkafkaVersion.check()
         let ordersPartitions = try prepareTopics()
         let producer = try Producer(
-            configuration: settings.kafka, logger: logger,
+            configuration: settings.kafka.withDefaults(settings.producerProperties), logger: logger,
             onError: { [logger] error in logger.warning("producer: \(error)") },
             onDelivery: { [ledger, metrics, onPublished] report in
-                let createTime_ms = ledger.acknowledge(report)
-                guard report.isDelivered, createTime_ms > 0 else { return }
-                let delay_ns = max(0, Clock.wall_ns() - createTime_ms * 1_000_000)
+                guard let delay_ms = ledger.acknowledge(report, now_ms: Clock.wall_ms()), report.isDelivered else { return }
+                let delay_ns = delay_ms * 1_000_000
                 metrics.eventToPublication.recordNanoseconds(delay_ns)
                 onPublished?(delay_ns)
             })
@@ -120,7 +120,7 @@ public final class Engine: @unchecked Sendable {
             try refreshIdlePairs(now_ns: Clock.monotonic_ns())
             if now_ns >= nextCommit_ns {
                 nextCommit_ns = now_ns + UInt64(settings.commitInterval_ms) * 1_000_000
-                try commitAcknowledged()
+                try commitAcknowledged(now_ns: now_ns)
             }
             if now_ns >= nextGauges_ns {
                 nextGauges_ns = now_ns + 1_000_000_000
@@ -375,7 +375,20 @@ public final class Engine: @unchecked Sendable {
     private func drain(_ pair: PartitionPair) throws {
         var applied = 0
         defer { if applied > 0 { status.addApplied(applied) } }
-        while let (event, side) = pair.next(isReadToEnd: { isReadToEnd(pair, $0) }) {
+        // Asked at most once per side per drain: the watermark lookup takes librdkafka's
+        // locks, and nothing fetched arrives while draining.
+        var readToEnd: (orders: Bool?, couriers: Bool?) = (nil, nil)
+        let isReadToEnd = { (side: PartitionPair.SideName) -> Bool in
+            switch side {
+            case .orders:
+                if readToEnd.orders == nil { readToEnd.orders = self.isReadToEnd(pair, .orders) }
+                return readToEnd.orders!
+            case .couriers:
+                if readToEnd.couriers == nil { readToEnd.couriers = self.isReadToEnd(pair, .couriers) }
+                return readToEnd.couriers!
+            }
+        }
+        while let (event, side) = pair.next(isReadToEnd: isReadToEnd) {
             applied += 1
             let market = market(event.marketID, in: pair)
             switch event.payload {
@@ -387,9 +400,29 @@ public final class Engine: @unchecked Sendable {
             let zones = market.state.takePublishedZones()
             // A refresh publishes what the events before this one made; while replaying
             // those were published (or will be recovered) already.
-            if !zones.isEmpty && event.offset >= pair[side].replayEnd {
+            guard !zones.isEmpty && event.offset >= pair[side].replayEnd else { continue }
+            if isCatchingUp(pair, side) {
+                pair.deferPublication(of: zones)
+            } else {
                 try publish(zones, createTime_ms: event.createTime_ms)
             }
+        }
+        if !pair.deferredZones.isEmpty && !isCatchingUp(pair, .orders) && !isCatchingUp(pair, .couriers) {
+            try publish(pair.takeDeferredZones(), createTime_ms: 0)
+        }
+    }
+
+    private func isCatchingUp(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
+        guard pair[side].isAssigned, let next = pair[side].nextOffset else { return false }
+        let topic = side == .orders ? settings.topics.orders : settings.topics.couriers
+        guard let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { return false }
+        return marks.high - next + Int64(pair[side].events.count) > Int64(settings.catchUpLag)
+    }
+
+    /// Sends what catching-up pairs held back, so that a checkpoint taken next covers it.
+    private func publishDeferred() throws {
+        for pair in pairs.values where !pair.deferredZones.isEmpty {
+            try publish(pair.takeDeferredZones(), createTime_ms: 0)
         }
     }
 
@@ -494,10 +527,19 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Closes the current epoch and commits the newest checkpoint whose publications are
-    /// all acknowledged (asynchronously: a later commit supersedes a lost one).
-    private func commitAcknowledged() throws {
+    /// all acknowledged (asynchronously: a later commit supersedes a lost one). While
+    /// pairs catch up, their held-back zones go out every `catchUpPublishInterval_ms`,
+    /// and no checkpoint is taken in between (it would pass unpublished changes).
+    private func commitAcknowledged(now_ns: UInt64) throws {
         if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
-        ledger.closeEpoch(checkpoint: checkpoint())
+        let holding = pairs.values.contains { !$0.deferredZones.isEmpty }
+        if holding && now_ns >= nextCatchUpPublish_ns {
+            nextCatchUpPublish_ns = now_ns + UInt64(settings.catchUpPublishInterval_ms) * 1_000_000
+            try publishDeferred()
+            ledger.closeEpoch(checkpoint: checkpoint())
+        } else if !holding {
+            ledger.closeEpoch(checkpoint: checkpoint())
+        }
         if let offsets = ledger.takeCommittable(), !offsets.isEmpty {
             try consumer?.commit(offsets, async: true)
         }
@@ -506,6 +548,7 @@ public final class Engine: @unchecked Sendable {
     /// Flushes every publication and commits synchronously where the owned partitions stand.
     private func commitEverything() throws {
         guard let producer else { return }
+        try publishDeferred()
         ledger.closeEpoch(checkpoint: checkpoint())
         try producer.flush(timeout_ms: 30_000)
         if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }

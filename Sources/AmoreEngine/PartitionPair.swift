@@ -79,6 +79,21 @@ final class PartitionPair {
     var hasUnrefreshedEvents = false
     /// The CreateTime of the last event applied (for the delay of an idle refresh).
     var lastCreateTime_ms: Int64 = 0
+    /// Zones republished while catching up, not sent yet (each once, in first-change order).
+    var deferredZones: [GeohashCell] = []
+    var deferredSet: Set<GeohashCell> = []
+
+    func deferPublication(of zones: [GeohashCell]) {
+        for zone in zones where deferredSet.insert(zone).inserted { deferredZones.append(zone) }
+    }
+
+    func takeDeferredZones() -> [GeohashCell] {
+        defer {
+            deferredZones.removeAll(keepingCapacity: true)
+            deferredSet.removeAll(keepingCapacity: true)
+        }
+        return deferredZones
+    }
 
     init(partition: Int32) {
         self.partition = partition

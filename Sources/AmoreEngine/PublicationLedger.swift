@@ -17,8 +17,8 @@ final class PublicationLedger: Sendable {
     }
 
     private let state = Mutex(State())
-    // Tokens carry the epoch (high 24 bits) and the triggering record's CreateTime (low
-    // 40 bits, ms: 34 years), so acknowledging needs no lookup.
+    // Tokens carry the epoch (high 24 bits) and the triggering record's CreateTime modulo
+    // 2^40 ms (34 years; never 0), so acknowledging needs no lookup.
     private static let timeBits: UInt64 = 40
     private static let timeMask: UInt64 = (1 << timeBits) - 1
     private static let epochMask: UInt64 = (1 << 24) - 1
@@ -30,7 +30,8 @@ final class PublicationLedger: Sendable {
             state.pending[state.epoch, default: 0] += 1
             return state.epoch
         }
-        return UInt((epoch & Self.epochMask) << Self.timeBits | (UInt64(max(0, createTime_ms)) & Self.timeMask))
+        let created = createTime_ms > 0 ? max(1, UInt64(createTime_ms) & Self.timeMask) : 0
+        return UInt((epoch & Self.epochMask) << Self.timeBits | created)
     }
 
     /// A produce call failed at once: the record will never be reported.
@@ -38,11 +39,14 @@ final class PublicationLedger: Sendable {
         settle(token, failure: nil)
     }
 
-    /// Records a delivery report; returns the triggering record's CreateTime (0 if none).
+    /// Records a delivery report; returns the time since the triggering record's
+    /// CreateTime (ms; the token holds it modulo 2^40 ms), nil when none was given.
     @discardableResult
-    func acknowledge(_ report: DeliveryReport) -> Int64 {
+    func acknowledge(_ report: DeliveryReport, now_ms: Int64) -> Int64? {
         settle(report.token, failure: report.error)
-        return Int64(UInt64(report.token) & Self.timeMask)
+        let created = UInt64(report.token) & Self.timeMask
+        guard created != 0 else { return nil }
+        return Int64((UInt64(max(0, now_ms)) &- created) & Self.timeMask)
     }
 
     /// Ends the current epoch with the input positions reached so far.

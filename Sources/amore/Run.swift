@@ -99,7 +99,8 @@ struct Run: AsyncParsableCommand {
         var settings = EngineSettings(kafka: kafka)
         if localBroker != nil {
             // The local broker holds a group join for half the session timeout.
-            settings.consumerProperties = ["session.timeout.ms": "2000", "heartbeat.interval.ms": "200"]
+            settings.consumerProperties["session.timeout.ms"] = "2000"
+            settings.consumerProperties["heartbeat.interval.ms"] = "200"
         }
         if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
         if let partitions = try number(partitions, "AMORE_PARTITIONS") {
