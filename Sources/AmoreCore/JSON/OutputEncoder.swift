@@ -22,7 +22,10 @@ public enum OutputEncoder {
             writer.key("carry_out_ready_s"); writer.value(Int(entry.carryOutReady_s))
             writer.key("styles")
             writer.beginArray()
-            for style in entry.styles.members { writer.value(style.name) }
+            // Bit by bit, not through `members`: two arrays per entry showed in profiles.
+            for bit in PizzaStyles.names.indices where entry.styles.rawValue & (1 << bit) != 0 {
+                writer.value(PizzaStyles.names[bit])
+            }
             writer.endArray()
             writer.key("confidence"); writer.value(entry.confidence.name)
             if let reason = entry.reason { writer.key("reason"); writer.value(reason.name) }
