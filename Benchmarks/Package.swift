@@ -23,7 +23,11 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("rdkafka")]
         ),
-        .target(name: "BenchSupport", dependencies: ["RawKafkaLoops"], path: "Sources/BenchSupport"),
+        .target(
+            name: "BenchSupport",
+            dependencies: ["RawKafkaLoops", .product(name: "AmoreLocalBroker", package: root)],
+            path: "Sources/BenchSupport"
+        ),
         .executableTarget(
             name: "KafkaThroughput",
             dependencies: [

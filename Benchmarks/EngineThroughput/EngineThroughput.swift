@@ -10,7 +10,6 @@
 import AmoreCore
 import AmoreEngine
 import AmoreKafka
-import AmoreLocalBroker
 import AmoreSimulation
 import BenchSupport
 import Benchmark
@@ -38,27 +37,6 @@ enum Metric {
 
 func log(_ text: String) {
     FileHandle.standardError.write(Data("engine bench: \(text)\n".utf8))
-}
-
-/// The broker, made once per process.
-final class BenchBroker: Sendable {
-    let broker: LocalBroker?
-    let servers: String
-
-    static let shared: BenchBroker = {
-        do { return try BenchBroker() } catch { fatalError("benchmark set-up failed: \(error)") }
-    }()
-
-    private init() throws {
-        if let servers = environment["AMORE_BENCH_BOOTSTRAP_SERVERS"], !servers.isEmpty {
-            broker = nil
-            self.servers = servers
-        } else {
-            let broker = try LocalBroker.start()
-            self.broker = broker
-            servers = broker.bootstrapServers
-        }
-    }
 }
 
 /// The pre-produced input: a simulated Austin dinner peak, made once per process.

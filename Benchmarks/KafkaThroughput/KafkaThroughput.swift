@@ -5,7 +5,6 @@
 //
 // Broker: AMORE_BENCH_BOOTSTRAP_SERVERS, else a local in-memory Tansu started here.
 import AmoreKafka
-import AmoreLocalBroker
 import BenchSupport
 import Benchmark
 import Foundation
@@ -25,7 +24,6 @@ enum Metric {
 
 /// The broker and a pre-filled topic for the consume benchmark, made once per process.
 final class BenchEnvironment: Sendable {
-    let broker: LocalBroker?
     let servers: String
     let consumeTopic: String
 
@@ -34,14 +32,7 @@ final class BenchEnvironment: Sendable {
     }()
 
     private init() throws {
-        if let servers = ProcessInfo.processInfo.environment["AMORE_BENCH_BOOTSTRAP_SERVERS"], !servers.isEmpty {
-            broker = nil
-            self.servers = servers
-        } else {
-            let broker = try LocalBroker.start()
-            self.broker = broker
-            servers = broker.bootstrapServers
-        }
+        servers = BenchBroker.shared.servers
         consumeTopic = "bench-consume-\(UUID().uuidString.prefix(8))"
         let admin = try Admin(configuration: KafkaConfiguration(bootstrapServers: servers))
         try admin.createTopics([NewTopic(consumeTopic, partitions: partitions)])

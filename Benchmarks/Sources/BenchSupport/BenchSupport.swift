@@ -1,7 +1,31 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AmoreLocalBroker
+import Foundation
 import RawKafkaLoops
+
+/// The broker the Kafka benchmarks talk to, made once per process:
+/// `AMORE_BENCH_BOOTSTRAP_SERVERS`, else a local in-memory Tansu started here.
+public final class BenchBroker: Sendable {
+    public let broker: LocalBroker?
+    public let servers: String
+
+    public static let shared: BenchBroker = {
+        do { return try BenchBroker() } catch { fatalError("benchmark set-up failed: \(error)") }
+    }()
+
+    private init() throws {
+        if let servers = ProcessInfo.processInfo.environment["AMORE_BENCH_BOOTSTRAP_SERVERS"], !servers.isEmpty {
+            broker = nil
+            self.servers = servers
+        } else {
+            let broker = try LocalBroker.start()
+            self.broker = broker
+            servers = broker.bootstrapServers
+        }
+    }
+}
 
 /// What the Kafka benchmarks share: the C loops' configuration and small helpers.
 public struct BenchFailure: Error, CustomStringConvertible {
