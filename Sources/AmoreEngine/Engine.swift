@@ -48,10 +48,8 @@ public final class Engine: @unchecked Sendable {
     private var lagGauges: [TopicPartition: Gauge] = [:]
     private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
     private var nextCatchUpPublish_ns: UInt64 = 0
-    private static let rankingHeaders = [
-        RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
-    ]
-    private static let deadLetterHeaders = [
+    /// On every ranking and dead letter (dead letters add their reason).
+    private static let outputHeaders = [
         RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
     ]
 
@@ -471,7 +469,7 @@ public final class Engine: @unchecked Sendable {
             guard let snapshot = board.snapshot(of: zone) else { continue }
             let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
             try send(producer, rankingsTopic, key: Array(ranking.zoneID.utf8), value: OutputEncoder.encode(ranking),
-                     headers: Self.rankingHeaders, createTime_ms: createTime_ms)
+                     headers: Self.outputHeaders, createTime_ms: createTime_ms)
             metrics.publications.increment()
         }
     }
@@ -484,7 +482,7 @@ public final class Engine: @unchecked Sendable {
                                 key: record.key.map { Array($0) }, value: record.value.map { Array($0) },
                                 rejectedAt_ms: Clock.wall_ms())
         try send(producer, deadLettersTopic, key: letter.key, value: OutputEncoder.encode(letter),
-                 headers: Self.deadLetterHeaders + [RecordHeader("reason", rejection.reason.rawValue)], createTime_ms: 0)
+                 headers: Self.outputHeaders + [RecordHeader("reason", rejection.reason.rawValue)], createTime_ms: 0)
         metrics.deadLetters.increment()
         logger.debug("dead letter", metadata: [
             "source": "\(letter.sourceTopic)[\(letter.sourcePartition)]@\(letter.sourceOffset)", "reason": "\(rejection)",

@@ -8,7 +8,6 @@ final class EngineMetrics: Sendable {
     let recordsIn: [String: [Counter]]
     let rejects: [EventRejection.Reason: Counter]
     let publications: Counter
-    let heartbeats: Counter
     let deadLetters: Counter
     let eventToPublication: Timer
     let restaurants: Gauge
@@ -33,8 +32,7 @@ final class EngineMetrics: Sendable {
         rejects = Dictionary(uniqueKeysWithValues: EventRejection.Reason.allCases.map {
             ($0, Counter(label: "amore_rejected_records_total", dimensions: [("reason", $0.rawValue)], factory: factory))
         })
-        publications = Counter(label: "amore_publications_total", dimensions: [("kind", "change")], factory: factory)
-        heartbeats = Counter(label: "amore_publications_total", dimensions: [("kind", "heartbeat")], factory: factory)
+        publications = Counter(label: "amore_publications_total", factory: factory)
         deadLetters = Counter(label: "amore_dead_letters_total", factory: factory)
         eventToPublication = Timer(label: "amore_event_to_publication_seconds", factory: factory)
         restaurants = Gauge(label: "amore_restaurants", factory: factory)
