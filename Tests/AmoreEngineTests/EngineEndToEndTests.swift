@@ -184,4 +184,16 @@ import Testing
         #expect(engine.sum(samples, "amore_dead_letters_total") == 6)
         #expect(engine.terminate() == 0)
     }
+
+    @Test func refusesToStartWhenOrdersAndCouriersAreNotCoPartitioned() throws {
+        let servers = try TestBroker.bootstrapServers()
+        let topics = TestTopics("copartition")
+        let admin = try TestBroker.admin(servers)
+        try admin.createTopics([NewTopic(topics.orders, partitions: 4), NewTopic(topics.couriers, partitions: 2)])
+        _ = try admin.waitForTopics([topics.orders, topics.couriers])
+        let engine = try EngineProcess(servers: servers, topics: topics, awaitHTTP: false)
+        #expect(engine.waitForExit(timeout_s: 30) == 1)
+        #expect(engine.logTail(5).contains("\(topics.orders) (4 partitions) and \(topics.couriers) (2 partitions) are not co-partitioned"),
+                "\(engine.logTail(5))")
+    }
 }

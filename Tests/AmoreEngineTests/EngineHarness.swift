@@ -167,7 +167,8 @@ final class EngineProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("amore")
     }
 
-    init(servers: String, topics: TestTopics, extra: [String] = []) throws {
+    /// - Parameter awaitHTTP: wait for the HTTP address (false for a run expected to fail).
+    init(servers: String, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
         self.topics = topics
         let id = UUID().uuidString.prefix(8)
         output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).out")
@@ -181,6 +182,7 @@ final class EngineProcess {
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
+        guard awaitHTTP else { return }
         let found = eventually(timeout_s: 30) {
             let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("AMORE_HTTP=") }) else {
