@@ -48,6 +48,8 @@ public final class Engine: @unchecked Sendable {
     private var lagGauges: [TopicPartition: Gauge] = [:]
     private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
     private var nextCatchUpPublish_ns: UInt64 = 0
+    /// Reused by every publication (the board reads into it without allocating).
+    private var scratchSnapshot = ZoneSnapshot()
     /// On every ranking and dead letter (dead letters add their reason).
     private static let outputHeaders = [
         RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
@@ -386,9 +388,17 @@ public final class Engine: @unchecked Sendable {
                 return readToEnd.couriers!
             }
         }
+        // Consecutive events are mostly of one market: compare ids before hashing one.
+        var current: (id: Identifier, market: MarketBox)?
         while let (event, side) = pair.next(isReadToEnd: isReadToEnd) {
             applied += 1
-            let market = market(event.marketID, in: pair)
+            let market: MarketBox
+            if let current, current.id == event.marketID {
+                market = current.market
+            } else {
+                market = self.market(event.marketID, in: pair)
+                current = (event.marketID, market)
+            }
             switch event.payload {
             case .order(let order): market.state.apply(order)
             case .ping(let ping): market.state.apply(ping)
@@ -466,9 +476,9 @@ public final class Engine: @unchecked Sendable {
         guard let producer, let rankingsTopic else { return }
         let board = status.board
         for zone in zones {
-            guard let snapshot = board.snapshot(of: zone) else { continue }
-            let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
-            try send(producer, rankingsTopic, key: Array(ranking.zoneID.utf8), value: OutputEncoder.encode(ranking),
+            guard board.read(zone, into: &scratchSnapshot) else { continue }
+            try send(producer, rankingsTopic, key: Array(zone.description.utf8),
+                     value: OutputEncoder.encode(zone: zone, snapshot: scratchSnapshot, board: board),
                      headers: Self.outputHeaders, createTime_ms: createTime_ms)
             metrics.publications.increment()
         }

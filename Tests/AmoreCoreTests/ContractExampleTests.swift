@@ -104,6 +104,8 @@ import Testing
             let ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
             #expect(ranking.entries.allSatisfy { $0.restaurantID.description.hasPrefix("r-") })
             documents.append(OutputEncoder.encode(ranking))
+            // The publisher's direct path writes the same bytes.
+            #expect(OutputEncoder.encode(zone: zone, snapshot: snapshot, board: board) == documents.last)
         }
         let (status, lines) = try SchemaChecker.validate("ranking", documents)
         #expect(status == 0, "\(lines.prefix(10))")
