@@ -42,7 +42,7 @@ struct KafkaOptions: ParsableArguments {
     var brokers: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Any librdkafka property, repeatable: --kafka security.protocol=SASL_SSL --kafka sasl.mechanism=SCRAM-SHA-512 ...",
+        "Any librdkafka property, repeatable: --kafka security.protocol=SASL_SSL --kafka sasl.mechanism=SCRAM-SHA-512 ... Env: AMORE_KAFKA (comma-separated key=value; flags win).",
         valueName: "key=value"))
     var kafka: [String] = []
 
