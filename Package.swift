@@ -101,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AmoreEngineTests",
-            dependencies: ["AmoreCore", "AmoreKafka", "AmoreSimulation", "AmoreTestSupport"]
+            dependencies: ["AmoreCore", "AmoreEngine", "AmoreKafka", "AmoreSimulation", "AmoreTestSupport"]
         ),
         .testTarget(
             name: "AmoreKafkaTests",

@@ -1,0 +1,106 @@
+@testable import AmoreEngine
+import AmoreCore
+import AmoreKafka
+import AmoreTestSupport
+import Testing
+
+/// The engine's bookkeeping without a broker: which offsets may be committed, and the
+/// order in which a partition pair's events are applied.
+@Suite struct EngineUnitTests {
+    static func delivered(_ token: UInt, error: Int32 = 0) -> DeliveryReport {
+        DeliveryReport(token: token, partition: 0, offset: 0, errorCode: error)
+    }
+
+    @Test func aCheckpointIsCommittableOnlyOnceItsEpochAndEveryEarlierOneIsAcknowledged() {
+        let ledger = PublicationLedger()
+        let a = ledger.token(createTime_ms: 1_000)
+        let b = ledger.token(createTime_ms: 0)
+        ledger.closeEpoch(checkpoint: [TopicPartition("orders", 0, offset: 10)])
+        let c = ledger.token(createTime_ms: 2_000)
+        ledger.closeEpoch(checkpoint: [TopicPartition("orders", 0, offset: 20)])
+        ledger.closeEpoch(checkpoint: [TopicPartition("orders", 0, offset: 30)])  // nothing produced in it
+
+        // Epoch 1's record acknowledged first: nothing may be committed while epoch 0 waits.
+        #expect(ledger.acknowledge(Self.delivered(c), now_ms: 2_050) == 50)
+        #expect(ledger.takeCommittable() == nil)
+        #expect(ledger.acknowledge(Self.delivered(a), now_ms: 1_007) == 7)
+        #expect(ledger.takeCommittable() == nil)
+        // A dead letter (no CreateTime) reports no delay; then everything is acknowledged and
+        // the newest checkpoint wins.
+        #expect(ledger.acknowledge(Self.delivered(b), now_ms: 5_000) == nil)
+        #expect(ledger.takeCommittable() == [TopicPartition("orders", 0, offset: 30)])
+        #expect(ledger.takeCommittable() == nil)
+        #expect(ledger.unacknowledged == 0)
+        #expect(ledger.failure == nil)
+    }
+
+    @Test func aWithdrawnRecordDoesNotHoldItsEpochAndAFailureIsKept() {
+        let ledger = PublicationLedger()
+        let sent = ledger.token(createTime_ms: 10)
+        let refused = ledger.token(createTime_ms: 10)
+        ledger.withdraw(refused)
+        ledger.closeEpoch(checkpoint: [TopicPartition("couriers", 1, offset: 5)])
+        #expect(ledger.unacknowledged == 1)
+        #expect(ledger.takeCommittable() == nil)
+        ledger.acknowledge(Self.delivered(sent, error: -192), now_ms: 20)  // _MSG_TIMED_OUT
+        // Recorded for the engine, which stops on it before committing anything more.
+        #expect(ledger.failure?.code == -192)
+    }
+
+    @Test func delaysSurviveCreateTimesBeyondTheTokensFortyBits() {
+        // 2026's epoch milliseconds need 41 bits; the token keeps them modulo 2^40.
+        let ledger = PublicationLedger()
+        let created: Int64 = 1_767_225_600_000
+        let token = ledger.token(createTime_ms: created)
+        #expect(ledger.acknowledge(Self.delivered(token), now_ms: created + 12) == 12)
+    }
+
+    static func ping(_ time_ms: Int64, offset: Int64) -> PendingEvent {
+        PendingEvent(payload: .ping(Scenario.ping("K", north_m: 0, at: time_ms)), offset: offset, createTime_ms: time_ms)
+    }
+
+    static func order(_ time_ms: Int64, offset: Int64) -> PendingEvent {
+        PendingEvent(payload: .order(Scenario.order("o", at: "A", .placed, time_ms)), offset: offset, createTime_ms: time_ms)
+    }
+
+    @Test func aPairAppliesEventsInEventTimeOrderAndWaitsForASideThatMayHoldAnEarlierOne() {
+        let pair = PartitionPair(partition: 0)
+        pair.orders.isAssigned = true
+        pair.couriers.isAssigned = true
+        pair.orders.events.append(contentsOf: [Self.order(1_000, offset: 0), Self.order(3_000, offset: 1)])
+        pair.couriers.events.append(contentsOf: [Self.ping(1_000, offset: 0), Self.ping(2_000, offset: 1)])
+        var taken: [(Int64, PartitionPair.SideName)] = []
+        let ordersAtEnd = false
+        var couriersAtEnd = false
+        let atEnd = { (side: PartitionPair.SideName) in side == .orders ? ordersAtEnd : couriersAtEnd }
+        while let (event, side) = pair.next(isReadToEnd: atEnd) { taken.append((event.eventTime_ms, side)) }
+        // Ties go to orders; the order at 3,000 waits: couriers may still hold a ping before it.
+        #expect(taken.map(\.0) == [1_000, 1_000, 2_000])
+        #expect(taken.map(\.1) == [.orders, .couriers, .couriers])
+        #expect(pair.orders.events.count == 1)
+        // Couriers read to their end: nothing can come before it any more.
+        couriersAtEnd = true
+        #expect(pair.next(isReadToEnd: atEnd)?.event.eventTime_ms == 3_000)
+        #expect(pair.next(isReadToEnd: atEnd) == nil)
+    }
+
+    @Test func aSideThisInstanceWasNotGivenHoldsNothingBack() {
+        let pair = PartitionPair(partition: 2)
+        pair.couriers.isAssigned = true
+        pair.couriers.events.append(Self.ping(5_000, offset: 7))
+        #expect(pair.next(isReadToEnd: { _ in false })?.event.offset == 7)
+    }
+
+    @Test func aPairResumesAtItsFirstUnappliedOffsetAndNeverBeforeItsReplayEnd() {
+        var side = PartitionPair.Side()
+        #expect(side.resumeOffset == nil)
+        side.replayEnd = 40
+        #expect(side.resumeOffset == 40)
+        side.nextOffset = 25  // still replaying
+        #expect(side.resumeOffset == 40)
+        side.nextOffset = 60
+        #expect(side.resumeOffset == 60)
+        side.events.append(Self.ping(1, offset: 52))
+        #expect(side.resumeOffset == 52)
+    }
+}
