@@ -307,6 +307,13 @@ public final class Engine: @unchecked Sendable {
         return side
     }
 
+    /// A record without a value (a tombstone) is decoded as empty: the decoder refuses it.
+    private static var noBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    private func context(of record: ConsumerRecord) -> RecordContext {
+        RecordContext(key: record.key, timestamp_ms: record.timestamp_ms, maxFutureSkew_ms: settings.maxFutureSkew_ms)
+    }
+
     private func take(_ batch: RecordBatch) throws {
         guard !batch.isEmpty else { return }
         var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
@@ -316,9 +323,8 @@ public final class Engine: @unchecked Sendable {
             guard let side = side(of: record), let pair = pairs[record.partition] else { continue }
             pair[side].nextOffset = record.offset + 1
             pair.lastInput_ns = now_ns
-            let context = RecordContext(key: record.key, timestamp_ms: record.timestamp_ms,
-                                        maxFutureSkew_ms: settings.maxFutureSkew_ms)
-            let value = record.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let context = context(of: record)
+            let value = record.value ?? Self.noBytes
             do throws(EventRejection) {
                 let payload: PendingEvent.Payload
                 switch side {
@@ -347,12 +353,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func take(profile record: ConsumerRecord) throws {
-        let context = RecordContext(key: record.key, timestamp_ms: record.timestamp_ms,
-                                    maxFutureSkew_ms: settings.maxFutureSkew_ms)
         let profile: RestaurantProfile
         do throws(EventRejection) {
-            profile = try EventDecoder.decodeRestaurantProfile(record.value ?? UnsafeRawBufferPointer(start: nil, count: 0),
-                                                               context: context)
+            profile = try EventDecoder.decodeRestaurantProfile(record.value ?? Self.noBytes, context: context(of: record))
         } catch {
             // Every instance reads every profile, so each dead-letters a bad one: the
             // dead letters' source coordinates tell the copies apart from new ones.
@@ -421,9 +424,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func isCatchingUp(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
-        guard pair[side].isAssigned, let next = pair[side].nextOffset else { return false }
-        let topic = side == .orders ? settings.topics.orders : settings.topics.couriers
-        guard let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { return false }
+        guard pair[side].isAssigned, let next = pair[side].nextOffset, let marks = watermarks(pair, side) else { return false }
         return marks.high - next + Int64(pair[side].events.count) > Int64(settings.catchUpLag)
     }
 
@@ -435,10 +436,18 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func isReadToEnd(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
-        let topic = side == .orders ? settings.topics.orders : settings.topics.couriers
-        guard let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { return false }
+        guard let marks = watermarks(pair, side) else { return false }
         guard let next = pair[side].nextOffset else { return marks.high <= marks.low }
         return next >= marks.high
+    }
+
+    private func topic(of side: PartitionPair.SideName) -> String {
+        side == .orders ? settings.topics.orders : settings.topics.couriers
+    }
+
+    /// A side's partition watermarks as of the last fetch (no request).
+    private func watermarks(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> (low: Int64, high: Int64)? {
+        consumer?.cachedWatermarks(topic: topic(of: side), partition: pair.partition)
     }
 
     private func market(_ id: Identifier, in pair: PartitionPair) -> MarketBox {
@@ -587,9 +596,9 @@ public final class Engine: @unchecked Sendable {
                 zones += market.state.zoneCount
                 markets += 1
             }
-            for (side, topic) in [(PartitionPair.SideName.orders, settings.topics.orders), (.couriers, settings.topics.couriers)] {
-                guard let gauge = lagGauges[TopicPartition(topic, pair.partition)],
-                      let marks = consumer?.cachedWatermarks(topic: topic, partition: pair.partition) else { continue }
+            for side in [PartitionPair.SideName.orders, .couriers] {
+                guard let gauge = lagGauges[TopicPartition(topic(of: side), pair.partition)],
+                      let marks = watermarks(pair, side) else { continue }
                 gauge.record(max(0, marks.high - (pair[side].resumeOffset ?? marks.low)))
             }
         }
