@@ -104,6 +104,10 @@ let package = Package(
             dependencies: ["AmoreCore", "AmoreEngine", "AmoreKafka", "AmoreSimulation", "AmoreTestSupport"]
         ),
         .testTarget(
+            name: "AmoreSimulationTests",
+            dependencies: ["AmoreCore", "AmoreSimulation", "AmoreTestSupport"]
+        ),
+        .testTarget(
             name: "AmoreKafkaTests",
             dependencies: ["AmoreKafka", "AmoreLocalBroker", "AmoreTestSupport", .product(name: "Logging", package: "swift-log")]
         ),

@@ -16,7 +16,7 @@ import Foundation
 import HeapStats
 import Synchronization
 
-let austin = MarketSimulator.Settings()
+let austin = { var settings = MarketSimulator.Settings(); settings.demand = .constant; return settings }()
 let replay_s: Int64 = 600
 
 /// Thirty minutes of warm-up (its orders and last minute of pings: enough to fill the

@@ -56,7 +56,7 @@ final class EngineBench: Sendable {
         self.inputs = inputs
         try createInputs(inputs, servers: servers)
         let producer = try Producer(configuration: KafkaConfiguration(bootstrapServers: servers))
-        var simulator = MarketSimulator()
+        var simulator = MarketSimulator(settings: { var settings = MarketSimulator.Settings(); settings.demand = .constant; return settings }())
         for profile in simulator.profiles {
             try producer.send(to: inputs.restaurants, key: Array(profile.restaurantID.description.utf8),
                               value: EventEncoder.encode(profile), timestamp_ms: profile.updatedAt_ms)
@@ -209,6 +209,7 @@ func liveLatency(servers: String) throws -> (p50_us: Int, p99_us: Int, input: In
     let inputs = freshTopics("bench-live")
     try createInputs(inputs, servers: servers)
     var settings = MarketSimulator.Settings()
+    settings.demand = .constant
     settings.couriers = liveRate * Int(settings.pingInterval_ms) / 1_000
     settings.ordersPerSecond = 10
     settings.start_ms = Int64(Date().timeIntervalSince1970 * 1_000)

@@ -7,15 +7,13 @@ import Testing
 
 /// Crashes, graceful stops and a second instance, with the engine as a separate process.
 @Suite(.serialized) struct EngineRecoveryTests {
-    /// Two simulated markets (Austin and a city 300 km away) for `duration_ms`, produced
+    /// Two simulated markets (Austin and Houston) for `duration_ms`, produced
     /// to the input topics; returns the number of order and courier records.
     static func writeSimulatedMarkets(_ input: InputWriter, duration_ms: Int64) throws -> Int {
         var count = 0
-        for (market, lat, seed) in [("austin", 30.2672, UInt64(42)), ("houston", 29.7604, 7)] {
+        for (city, seed) in [(City.austin, UInt64(42)), (City.houston, 7)] {
             var settings = MarketSimulator.Settings()
-            settings.marketID = Identifier(validating: market)!
-            settings.centreLat_deg = lat
-            settings.centreLon_deg = market == "austin" ? -97.7431 : -95.3698
+            settings.city = city
             settings.restaurants = 40
             settings.couriers = 300
             settings.ordersPerSecond = 1
