@@ -83,6 +83,7 @@ let package = Package(
                 "AmoreLocalBroker",
                 "AmoreEngine",
                 "AmoreHTTP",
+                "AmoreSimulation",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -77,7 +77,7 @@ public final class Engine: @unchecked Sendable {
     /// Runs until `stop` (returns) or a failure it cannot continue past (throws).
     public func run() throws {
         try LibrdkafkaVersion.check()
-        let ordersPartitions = try prepareTopics()
+        let ordersPartitions = try Self.prepareTopics(settings, logger: logger)
         let producer = try Producer(
             configuration: settings.kafka.withDefaults(settings.producerProperties), logger: logger,
             onError: { [logger] error in logger.warning("producer: \(error)") },
@@ -134,7 +134,10 @@ public final class Engine: @unchecked Sendable {
     // MARK: Start-up
 
     /// Creates missing topics and checks that orders and couriers are co-partitioned.
-    private func prepareTopics() throws -> Int {
+    /// Creates the topics that are missing (inputs with `inputRetention_ms`, profiles and
+    /// rankings compacted) and checks that orders and couriers are co-partitioned;
+    /// returns their partition count. Producers of input (`amore simulate`) call it too.
+    public static func prepareTopics(_ settings: EngineSettings, logger: Logger) throws -> Int {
         let admin = try Admin(configuration: settings.kafka, logger: logger)
         let topics = settings.topics
         let inputRetention = ["retention.ms": String(settings.inputRetention_ms)]

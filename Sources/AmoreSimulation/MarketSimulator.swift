@@ -53,6 +53,9 @@ public struct MarketSimulator: Sendable {
         /// Orders per second at the dinner peak.
         public var ordersPerSecond = 2.5
         public var demand = Demand.dailyCurve
+        /// The local hour the daily curve is at when the simulation starts (a demo at dinner
+        /// time whatever the clock says); nil follows the city's real local time.
+        public var localHourAtStart: Double?
         /// 2026-01-01T00:00Z, 18:00 in Austin: dinner time.
         public var start_ms: Int64 = 1_767_225_600_000
         public var seed: UInt64 = 42
@@ -356,7 +359,9 @@ public struct MarketSimulator: Sendable {
     private mutating func nextArrivalGap_ms(at time_ms: Int64) -> Int64 {
         var rate = settings.ordersPerSecond
         if case .dailyCurve = settings.demand {
-            let localHour = (Double(time_ms) / 3_600_000 + settings.city.utcOffset_h).truncatingRemainder(dividingBy: 24)
+            let realLocalHour_h = Double(settings.start_ms) / 3_600_000 + settings.city.utcOffset_h
+            let shift_h = settings.localHourAtStart.map { $0 - realLocalHour_h } ?? 0
+            let localHour = (Double(time_ms) / 3_600_000 + settings.city.utcOffset_h + shift_h).truncatingRemainder(dividingBy: 24)
             rate *= Self.demandShare(localHour: localHour < 0 ? localHour + 24 : localHour)
         }
         return max(1, Int64(-log(1 - uniform()) * 1_000 / rate))

@@ -9,7 +9,7 @@ struct Amore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amore",
         abstract: "Amore: real-time pizza ETA rankings from Kafka event streams.",
-        subcommands: [Run.self, Broker.self, Cluster.self, Version.self]
+        subcommands: [Demo.self, Run.self, Simulate.self, Replay.self, Watch.self, Broker.self, Cluster.self, Version.self]
     )
 }
 
@@ -36,28 +36,6 @@ struct Broker: ParsableCommand {
     }
 }
 
-/// Where to find Kafka: flags first, then the environment, else a local broker.
-struct KafkaOptions: ParsableArguments {
-    @Option(name: .long, help: "Bootstrap servers, host:port[,host:port]. Env: AMORE_BROKERS. Unset: start a local broker.")
-    var brokers: String?
-
-    @Option(name: .long, help: ArgumentHelp(
-        "Any librdkafka property, repeatable: --kafka security.protocol=SASL_SSL --kafka sasl.mechanism=SCRAM-SHA-512 ... Env: AMORE_KAFKA (comma-separated key=value; flags win).",
-        valueName: "key=value"))
-    var kafka: [String] = []
-
-    /// Properties from `AMORE_KAFKA` (comma-separated key=value) and then `--kafka`, which wins.
-    func configuration() throws -> KafkaConfiguration {
-        let environment = ProcessInfo.processInfo.environment
-        let fromEnvironment = (environment["AMORE_KAFKA"] ?? "").split(separator: ",").map(String.init)
-        var configuration = try KafkaConfiguration.parse(assignments: fromEnvironment + kafka)
-        if let servers = brokers ?? environment["AMORE_BROKERS"], !servers.isEmpty {
-            configuration["bootstrap.servers"] = servers
-        }
-        return configuration
-    }
-}
-
 struct Cluster: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect to Kafka and list its brokers and topics (checks connection and security settings).",
@@ -65,17 +43,10 @@ struct Cluster: ParsableCommand {
     )
 
     @OptionGroup var options: KafkaOptions
+    @OptionGroup var logOptions: LogOptions
 
     func run() throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var configuration = try options.configuration()
-        var localBroker: LocalBroker?
-        if configuration["bootstrap.servers"] == nil {
-            let broker = try LocalBroker.start()
-            FileHandle.standardError.write(Data("amore: no brokers configured; started a local broker at \(broker.bootstrapServers)\n".utf8))
-            configuration["bootstrap.servers"] = broker.bootstrapServers
-            localBroker = broker
-        }
+        let (configuration, localBroker) = try options.connect(logger: logOptions.bootstrap())
         defer { localBroker?.stop() }
         let metadata = try Admin(configuration: configuration).describeCluster(timeout_ms: 10_000)
         for broker in metadata.brokers.sorted(by: { $0.id < $1.id }) {

@@ -26,23 +26,25 @@ struct Run: AsyncParsableCommand {
     )
 
     @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var topicOptions: TopicOptions
+    @OptionGroup var engineOptions: EngineOptions
+    @OptionGroup var logOptions: LogOptions
 
+    func run() async throws {
+        let logger = try logOptions.bootstrap()
+        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        defer { localBroker?.stop() }
+        let engine = try engineOptions.services(settings: topicOptions.settings(kafka: kafka), localBroker: localBroker != nil,
+                                                logger: logger)
+        try await ServiceGroup(configuration: .init(services: engine.services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                    logger: logger)).run()
+    }
+}
+
+/// How the engine runs: group, zones, timing, the HTTP endpoint.
+struct EngineOptions: ParsableArguments {
     @Option(help: "Consumer group shared by the engine's instances. Env: AMORE_GROUP.")
     var group: String?
-
-    @Option(help: "Partitions of topics created when missing. Env: AMORE_PARTITIONS. Default 4.")
-    var partitions: Int32?
-
-    @Option(help: "Restaurant profiles topic. Env: AMORE_RESTAURANTS_TOPIC.")
-    var restaurantsTopic: String?
-    @Option(help: "Order events topic. Env: AMORE_ORDERS_TOPIC.")
-    var ordersTopic: String?
-    @Option(help: "Courier pings topic. Env: AMORE_COURIERS_TOPIC.")
-    var couriersTopic: String?
-    @Option(help: "Rankings topic (output). Env: AMORE_RANKINGS_TOPIC.")
-    var rankingsTopic: String?
-    @Option(help: "Dead-letter topic (output). Env: AMORE_DEADLETTER_TOPIC.")
-    var deadLetterTopic: String?
 
     @Option(help: "HTTP endpoint, host:port (port 0 picks a free one). Env: AMORE_HTTP. Default 127.0.0.1:8080.")
     var http: String?
@@ -53,65 +55,21 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Milliseconds a partition must be quiet before its rankings catch up with its last event. Env: AMORE_IDLE_REFRESH_MS. Default 100.")
     var idleRefreshMs: Int64?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: AMORE_LOG_LEVEL. Default info.")
-    var logLevel: String?
-
-    func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        func setting(_ flag: String?, _ variable: String) -> String? { flag ?? environment[variable] }
-        func number<T: FixedWidthInteger>(_ flag: T?, _ variable: String) throws -> T? {
-            if let flag { return flag }
-            guard let text = environment[variable] else { return nil }
-            guard let value = T(text) else { throw ValidationError("\(variable)='\(text)' is not a whole number") }
-            return value
-        }
-
-        let levelText = setting(logLevel, "AMORE_LOG_LEVEL") ?? "info"
-        guard let level = Logger.Level(rawValue: levelText) else {
-            throw ValidationError("log level '\(levelText)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        var logger = Logger(label: "amore")
-        logger.logLevel = level
-
+    /// The engine and its HTTP endpoint as services of one group; either ending ends the group.
+    func services(settings base: EngineSettings, localBroker: Bool,
+                  logger: Logger) throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
         let httpText = setting(http, "AMORE_HTTP") ?? "127.0.0.1:8080"
         guard let colon = httpText.lastIndex(of: ":"), let httpPort = Int(httpText[httpText.index(after: colon)...]),
               (0...65_535).contains(httpPort) else {
             throw ValidationError("HTTP address '\(httpText)' is not host:port")
         }
-        let httpHost = String(httpText[..<colon])
-
-        var kafka = try kafkaOptions.configuration()
-        var localBroker: LocalBroker?
-        if kafka["bootstrap.servers"] == nil {
-            let broker = try LocalBroker.start()
-            logger.notice("no brokers configured: started a local broker (Tansu, in memory)",
-                          metadata: ["bootstrap_servers": "\(broker.bootstrapServers)"])
-            kafka["bootstrap.servers"] = broker.bootstrapServers
-            localBroker = broker
-        }
-        defer { localBroker?.stop() }
-
-        var settings = EngineSettings(kafka: kafka)
-        if localBroker != nil {
+        var settings = base
+        if localBroker {
             // The local broker holds a group join for half the session timeout.
             settings.consumerProperties["session.timeout.ms"] = "2000"
             settings.consumerProperties["heartbeat.interval.ms"] = "200"
         }
         if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
-        if let partitions = try number(partitions, "AMORE_PARTITIONS") {
-            guard partitions > 0 else { throw ValidationError("partitions must be at least 1") }
-            settings.partitions = partitions
-        }
-        if let topic = setting(restaurantsTopic, "AMORE_RESTAURANTS_TOPIC") { settings.topics.restaurants = topic }
-        if let topic = setting(ordersTopic, "AMORE_ORDERS_TOPIC") { settings.topics.orders = topic }
-        if let topic = setting(couriersTopic, "AMORE_COURIERS_TOPIC") { settings.topics.couriers = topic }
-        if let topic = setting(rankingsTopic, "AMORE_RANKINGS_TOPIC") { settings.topics.rankings = topic }
-        if let topic = setting(deadLetterTopic, "AMORE_DEADLETTER_TOPIC") { settings.topics.deadLetters = topic }
         if let precision = try number(zonePrecision, "AMORE_ZONE_PRECISION") {
             guard (1...12).contains(precision) else { throw ValidationError("zone precision must be 1 to 12") }
             settings.market.zonePrecision = precision
@@ -123,19 +81,15 @@ struct Run: AsyncParsableCommand {
         factory.defaultDurationHistogramBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000].map { .milliseconds($0) }
         let engine = Engine(settings: settings, metricsFactory: factory, logger: logger)
         let server = OperationsServer.application(
-            status: engine.status, registry: registry, host: httpHost, port: httpPort, logger: logger,
+            status: engine.status, registry: registry, host: String(httpText[..<colon]), port: httpPort, logger: logger,
             onRunning: { address in
                 FileHandle.standardOutput.write(Data("AMORE_HTTP=\(address)\n".utf8))
             })
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: EngineService(engine: engine),
-                      successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        try await group.run()
+        return (engine, [
+            .init(service: ThreadService(name: "amore-engine", run: engine.run, stop: engine.stop),
+                  successTerminationBehavior: .gracefullyShutdownGroup,
+                  failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: server, failureTerminationBehavior: .gracefullyShutdownGroup),
+        ])
     }
 }

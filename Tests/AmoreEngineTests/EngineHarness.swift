@@ -154,7 +154,7 @@ func versionField(_ bytes: [UInt8]) -> Int64? {
     return index > start + needle.count ? value : nil
 }
 
-/// `amore run` as a separate process, as production runs it.
+/// `amore run` (or `amore demo`) as a separate process, as production runs it.
 final class EngineProcess {
     let process = Process()
     let output: URL
@@ -167,8 +167,10 @@ final class EngineProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("amore")
     }
 
-    /// - Parameter awaitHTTP: wait for the HTTP address (false for a run expected to fail).
-    init(servers: String, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
+    /// - Parameters:
+    ///   - command: `run`, or `demo` (the engine with a simulator and a watch view).
+    ///   - awaitHTTP: wait for the HTTP address (false for a run expected to fail).
+    init(_ command: String = "run", servers: String, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
         self.topics = topics
         let id = UUID().uuidString.prefix(8)
         output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).out")
@@ -176,7 +178,7 @@ final class EngineProcess {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Self.binary
-        process.arguments = ["run", "--brokers", servers, "--http", "127.0.0.1:0",
+        process.arguments = [command, "--brokers", servers, "--http", "127.0.0.1:0",
                              "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200",
                              "--partitions", "4"] + topics.arguments + extra
         process.standardOutput = try FileHandle(forWritingTo: output)

@@ -200,6 +200,16 @@ import Testing
         #expect((350...520).contains(placedByHour[4]), "\(placedByHour)")
         #expect(placedByHour[12] > 3 * placedByHour[9], "\(placedByHour)")
         #expect(placedByHour[19] > placedByHour[12], "\(placedByHour)")
+
+        // The same 04:00 start told that it is 19:00 (a demo at dinner time): the first
+        // hour is the dinner hour, 9,982 orders.
+        settings.localHourAtStart = 19
+        var dinnerNow = MarketSimulator(settings: settings)
+        var placed = 0
+        dinnerNow.run(until: settings.start_ms + 3_600_000) { event in
+            if case .order(let order) = event, order.type == .placed { placed += 1 }
+        }
+        #expect((9_600...10_400).contains(placed), "\(placed)")
     }
 
     @Test func restaurantsClusterInTheCitysNeighbourhoods() {
