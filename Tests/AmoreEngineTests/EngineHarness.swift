@@ -40,9 +40,13 @@ struct TestTopics: Sendable {
         self.group = group
     }
 
-    var arguments: [String] {
+    /// The engine's flags: topics and group.
+    var arguments: [String] { topicArguments + ["--group", group] }
+
+    /// The topic flags alone (`amore simulate`, `amore replay`).
+    var topicArguments: [String] {
         ["--restaurants-topic", restaurants, "--orders-topic", orders, "--couriers-topic", couriers,
-         "--rankings-topic", rankings, "--dead-letter-topic", deadLetters, "--group", group]
+         "--rankings-topic", rankings, "--dead-letter-topic", deadLetters]
     }
 
     /// Creates the input topics, so that input can be produced before an engine starts.
@@ -93,6 +97,7 @@ struct OutputRecord {
     let headers: [String: String]
     let partition: Int32
     let offset: Int64
+    let timestamp_ms: Int64
 
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] ?? [:] }
 }
@@ -116,7 +121,8 @@ func readAll(_ topic: String, servers: String) throws -> [OutputRecord] {
                 for header in record.headers { headers[header.name] = header.value.map { String(decoding: $0, as: UTF8.self) } }
                 records.append(OutputRecord(key: record.key.map { String(decoding: $0, as: UTF8.self) },
                                             value: record.value?.bytes ?? [], headers: headers,
-                                            partition: record.partition, offset: record.offset))
+                                            partition: record.partition, offset: record.offset,
+                                            timestamp_ms: record.timestamp_ms))
             }
             for end in batch.reachedEnd { remaining.remove(end.partition) }
         }
@@ -170,7 +176,8 @@ final class EngineProcess {
     /// - Parameters:
     ///   - command: `run`, or `demo` (the engine with a simulator and a watch view).
     ///   - awaitHTTP: wait for the HTTP address (false for a run expected to fail).
-    init(_ command: String = "run", servers: String, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
+    ///   - servers: nil lets `amore` start a local broker of its own.
+    init(_ command: String = "run", servers: String?, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
         self.topics = topics
         let id = UUID().uuidString.prefix(8)
         output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).out")
@@ -178,9 +185,11 @@ final class EngineProcess {
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Self.binary
-        process.arguments = [command, "--brokers", servers, "--http", "127.0.0.1:0",
-                             "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200",
-                             "--partitions", "4"] + topics.arguments + extra
+        let kafka = servers.map { ["--brokers", $0, "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200"] } ?? []
+        process.arguments = [command, "--http", "127.0.0.1:0", "--partitions", "4"] + kafka + topics.arguments + extra
+        var environment = ProcessInfo.processInfo.environment
+        environment["AMORE_BROKERS"] = nil
+        process.environment = environment
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
@@ -275,4 +284,27 @@ final class EngineProcess {
         guard eventually(timeout_s: timeout_s, { !process.isRunning }) else { return nil }
         return process.terminationStatus
     }
+}
+
+/// Runs `amore` with `arguments` to its end; (exit status, standard output, standard error).
+func runAmore(_ arguments: [String], timeout_s: Double = 120) throws -> (status: Int32?, output: String, errors: String) {
+    let process = Process()
+    process.executableURL = EngineProcess.binary
+    process.arguments = arguments
+    let id = UUID().uuidString.prefix(8)
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(id).out")
+    let errors = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(id).err")
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: output)
+        try? FileManager.default.removeItem(at: errors)
+    }
+    process.standardOutput = try FileHandle(forWritingTo: output)
+    process.standardError = try FileHandle(forWritingTo: errors)
+    try process.run()
+    let ended = eventually(timeout_s: timeout_s) { !process.isRunning }
+    if !ended { kill(process.processIdentifier, SIGKILL) }
+    return (ended ? process.terminationStatus : nil,
+            (try? String(contentsOf: output, encoding: .utf8)) ?? "", (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
 }
