@@ -12,6 +12,9 @@ Draft 2020-12) plus the rules a schema cannot state, which the engine applies to
                                     1 if any verdict differs from the manifest
   check_examples.py --validate SCHEMA FILE...
                                     schema-only verdicts for encoder output
+  check_examples.py --validate-lines SCHEMA FILE
+                                    the same for one document per line (NDJSON); prints a
+                                    JSON line per invalid document {line, errors}
 """
 import json
 import pathlib
@@ -124,6 +127,19 @@ def judge(schema_name, data, key=None, record_timestamp_ms=0):
 
 
 def main(argv):
+    if len(argv) == 3 and argv[0] == "--validate-lines":
+        failures = 0
+        check = validator(argv[1])
+        with open(argv[2], "rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                try:
+                    errors = [e.message for e in check.iter_errors(parse_strict(line.rstrip(b"\n")))]
+                except Rejected as rejected:
+                    errors = [rejected.reason]
+                if errors:
+                    print(json.dumps({"line": number, "errors": errors}))
+                    failures += 1
+        return 1 if failures else 0
     if len(argv) >= 3 and argv[0] == "--validate":
         failures = 0
         check = validator(argv[1])

@@ -55,7 +55,7 @@ import Testing
     @Test func recordsValidateUnlessBrokenOnPurposeAndThoseAreRefusedForTheirReason() throws {
         var simulation = CitySimulation(markets: [Self.smallCity(), Self.smallCity(.dallas, seed: 9)], malformedFraction: 0.02)
         var records = simulation.profileRecords
-        simulation.run(until: simulation.now_ms + 20 * 60_000) { records.append($0) }
+        simulation.run(until: simulation.now_ms + 5 * 60_000) { records.append($0) }
         var valid: [InputTopic: [[UInt8]]] = [:]
         var brokenReasons: [EventRejection.Reason: Int] = [:]
         for record in records {
@@ -72,9 +72,7 @@ import Testing
         for (topic, schema) in [(InputTopic.restaurants, "restaurant_profile"), (.orders, "order_event"), (.couriers, "courier_ping")] {
             let documents = valid[topic] ?? []
             try #require(documents.count > 100, "\(topic)")
-            // Every profile and order; pings are many and alike, so every 20th.
-            let sample = topic == .couriers ? documents.enumerated().filter { $0.offset % 20 == 0 }.map(\.element) : documents
-            let (status, complaints) = try SchemaChecker.validate(schema, sample)
+            let (status, complaints) = try SchemaChecker.validate(schema, documents)
             #expect(status == 0, "\(schema): \(complaints.prefix(5))")
         }
     }

@@ -28,17 +28,18 @@ public enum SchemaChecker {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
     }
 
-    /// Validates each document against `schema` (e.g. "ranking"); (exit code, complaints).
+    /// Validates each document against `schema` (e.g. "ranking"); (exit code, one line per
+    /// invalid document). The documents go to the checker as one NDJSON file.
     public static func validate(_ schema: String, _ documents: [[UInt8]]) throws -> (Int32, [String]) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(schema)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var files: [String] = []
-        for (index, document) in documents.enumerated() {
-            let url = directory.appendingPathComponent("\(index).json")
-            try Data(document).write(to: url)
-            files.append(url.path)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(schema)-\(UUID().uuidString).ndjson")
+        defer { try? FileManager.default.removeItem(at: file) }
+        var lines: [UInt8] = []
+        for document in documents {
+            precondition(!document.contains(UInt8(ascii: "\n")), "a document with a raw newline cannot be one NDJSON line")
+            lines += document
+            lines.append(UInt8(ascii: "\n"))
         }
-        return try run(["--validate", schema] + files)
+        try Data(lines).write(to: file)
+        return try run(["--validate-lines", schema, file.path])
     }
 }
