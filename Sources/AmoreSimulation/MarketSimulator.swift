@@ -109,7 +109,6 @@ public struct MarketSimulator: Sendable {
 
     enum Wakeup {
         case nextOrder
-        case ping(courier: Int)
         case kitchen(order: Int, OrderEventType)
         case dispatch(order: Int)
         case pickUp(order: Int)
@@ -143,6 +142,13 @@ public struct MarketSimulator: Sendable {
     private var popularity: [Double] = []
     private var orders: [Int: Order] = [:]
     private var agenda = Heap<Scheduled>()
+    /// Pings are periodic, so their order never changes: couriers sorted by the offset of
+    /// their first ping, played round after round (a heap entry per ping cost more than
+    /// the rest of the simulation at 200,000 couriers).
+    private var pingOffsets_ms: [Int64] = []
+    private var pingOrder: [Int32] = []
+    private var pingCursor = 0
+    private var pingRound: Int64 = 0
     private var scheduled = 0
     private var orderCount = 0
     private var eventCount = 0
@@ -178,18 +184,37 @@ public struct MarketSimulator: Sendable {
             couriers.append(Courier(origin: place, destination: place, depart_ms: settings.start_ms, arrive_ms: settings.start_ms,
                                     speed_mps: speed_mps, status: .available))
             courierIDs.append(Identifier(validating: "c-\(market)-\(index)")!)
-            schedule(.ping(courier: index), at: settings.start_ms + Int64(uniform(0, Double(settings.pingInterval_ms))))
+            pingOffsets_ms.append(Int64(uniform(0, Double(settings.pingInterval_ms))))
         }
+        pingOrder = couriers.indices.map(Int32.init).sorted { (pingOffsets_ms[Int($0)], $0) < (pingOffsets_ms[Int($1)], $1) }
         if settings.restaurants > 0 { schedule(.nextOrder, at: settings.start_ms + nextArrivalGap_ms(at: settings.start_ms)) }
     }
 
     /// Emits, in event-time order, every event before `until_ms`.
     public mutating func run(until until_ms: Int64, _ emit: (SimulatedEvent) -> Void) {
-        while let next = agenda.min, next.time_ms < until_ms {
-            let item = agenda.removeMin()
-            handle(item.wakeup, at: item.time_ms, emit)
+        while true {
+            let ping_ms = nextPing_ms
+            if let next = agenda.min, next.time_ms < until_ms, next.time_ms <= ping_ms {
+                let item = agenda.removeMin()
+                handle(item.wakeup, at: item.time_ms, emit)
+            } else if ping_ms < until_ms {
+                emit(.ping(ping(Int(pingOrder[pingCursor]), at: ping_ms)))
+                pingCursor += 1
+                if pingCursor == pingOrder.count {
+                    pingCursor = 0
+                    pingRound += 1
+                }
+            } else {
+                break
+            }
         }
         now_ms = max(now_ms, until_ms)
+    }
+
+    /// When the next ping is due (never without couriers).
+    private var nextPing_ms: Int64 {
+        guard !pingOrder.isEmpty else { return .max }
+        return settings.start_ms + pingRound * settings.pingInterval_ms + pingOffsets_ms[Int(pingOrder[pingCursor])]
     }
 
     /// Every event of the next `duration_ms`.
@@ -204,9 +229,6 @@ public struct MarketSimulator: Sendable {
         case .nextOrder:
             placeOrder(at: time_ms, emit)
             schedule(.nextOrder, at: time_ms + nextArrivalGap_ms(at: time_ms))
-        case .ping(let index):
-            emit(.ping(ping(index, at: time_ms)))
-            schedule(.ping(courier: index), at: time_ms + settings.pingInterval_ms)
         case .kitchen(let number, let type):
             guard let order = orders[number] else { return }
             emit(.order(orderEvent(order, type, at: time_ms)))
