@@ -5,6 +5,7 @@ import AmoreSimulation
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// How fast a feed plays event time: `max`, or a speed-up of the clock (`1` is real time).
@@ -106,6 +107,22 @@ final class InputFeed: Sendable {
     }
 
     func stop() { stopRequested.store(true, ordering: .relaxed) }
+
+    /// A feed on its own (`amore simulate`, `amore replay`): connects (starting a local
+    /// broker and printing `AMORE_BOOTSTRAP_SERVERS=` when none is configured), shows
+    /// progress on standard error, and runs until the source ends or SIGINT/SIGTERM.
+    static func run(name: String, source: some RecordSource & Sendable, anchor_ms: Int64, pace: Pace,
+                    kafkaOptions: KafkaOptions, topicOptions: TopicOptions, logger: Logger) async throws {
+        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        defer { localBroker?.stop() }
+        if let localBroker { FileHandle.standardOutput.write(Data("AMORE_BOOTSTRAP_SERVERS=\(localBroker.bootstrapServers)\n".utf8)) }
+        let feed = InputFeed(settings: try topicOptions.settings(kafka: kafka), pace: pace, anchor_ms: anchor_ms,
+                             source: source, progress: .forStandardError(), logger: logger)
+        try await ServiceGroup(configuration: .init(
+            services: [.init(service: ThreadService(name: name, run: feed.run, stop: feed.stop),
+                             successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
 
     func run() throws {
         _ = try Engine.prepareTopics(settings, logger: logger)

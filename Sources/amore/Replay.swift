@@ -29,15 +29,8 @@ struct Replay: AsyncParsableCommand {
         let logger = try logOptions.bootstrap()
         var source = try FileSource(path: file)
         let anchor_ms = try source.firstEventTime_ms()
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
-        defer { localBroker?.stop() }
-        if let localBroker { FileHandle.standardOutput.write(Data("AMORE_BOOTSTRAP_SERVERS=\(localBroker.bootstrapServers)\n".utf8)) }
-        let feed = InputFeed(settings: try topicOptions.settings(kafka: kafka), pace: speed, anchor_ms: anchor_ms,
-                             source: source, progress: .forStandardError(), logger: logger)
-        try await ServiceGroup(configuration: .init(
-            services: [.init(service: ThreadService(name: "amore-replay", run: feed.run, stop: feed.stop),
-                             successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        try await InputFeed.run(name: "amore-replay", source: source, anchor_ms: anchor_ms, pace: speed,
+                                kafkaOptions: kafkaOptions, topicOptions: topicOptions, logger: logger)
     }
 }
 

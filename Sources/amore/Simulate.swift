@@ -104,15 +104,8 @@ struct Simulate: AsyncParsableCommand {
             try write(SimulationSource(simulation, end_ms: end_ms), to: out)
             return
         }
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
-        defer { localBroker?.stop() }
-        if let localBroker { FileHandle.standardOutput.write(Data("AMORE_BOOTSTRAP_SERVERS=\(localBroker.bootstrapServers)\n".utf8)) }
-        let feed = InputFeed(settings: try topicOptions.settings(kafka: kafka), pace: speed ?? .speed(1), anchor_ms: anchor_ms,
-                             source: SimulationSource(simulation, end_ms: end_ms), progress: .forStandardError(), logger: logger)
-        try await ServiceGroup(configuration: .init(
-            services: [.init(service: ThreadService(name: "amore-simulate", run: feed.run, stop: feed.stop),
-                             successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        try await InputFeed.run(name: "amore-simulate", source: SimulationSource(simulation, end_ms: end_ms), anchor_ms: anchor_ms,
+                                pace: speed ?? .speed(1), kafkaOptions: kafkaOptions, topicOptions: topicOptions, logger: logger)
     }
 
     private func write(_ source: SimulationSource, to path: String) throws {
