@@ -15,7 +15,8 @@ struct Demo: AsyncParsableCommand {
         last --history, 20m, produced at once so that kitchens are busy from the start, then \
         real time), and shows the ranking of a \
         downtown Austin zone (or --zone / --near) refreshing in place. A small share of \
-        records is broken on purpose and goes to the dead-letter topic. Ctrl-C (or \
+        records (--malformed-fraction 0.0005 unless given) is broken on purpose and goes to the \
+        dead-letter topic. Ctrl-C (or \
         --stop-after) stops everything it started: the simulator flushes, the engine \
         publishes, commits and leaves its group, the broker stops.
         """

@@ -48,6 +48,10 @@ struct TimeSpan: ExpressibleByArgument {
         guard let amount = Double(text), amount >= 0, amount.isFinite else { return nil }
         milliseconds = Int64(amount * unit)
     }
+
+    var defaultValueDescription: String {
+        milliseconds % 60_000 == 0 ? "\(milliseconds / 60_000)m" : "\(Double(milliseconds) / 1_000)s"
+    }
 }
 
 /// Where a feed's records come from, in the order they are to be produced.
