@@ -35,8 +35,8 @@ struct Demo: AsyncParsableCommand {
 
     mutating func validate() throws {
         // Defaults of the demo where the simulator's differ: warm kitchens, a few dead letters.
-        if city.history.milliseconds == 0 { city.history = TimeSpan(milliseconds: 20 * 60_000) }
-        if city.malformedFraction == 0 { city.malformedFraction = 0.0005 }
+        if city.history == nil { city.history = TimeSpan(milliseconds: 20 * 60_000) }
+        if city.malformedFraction == nil { city.malformedFraction = 0.0005 }
         // The dinner rush (busy kitchens, couriers on the move) whatever time it is in Austin.
         if city.localHour == nil { city.localHour = 18.5 }
         if engineOptions.http == nil && ProcessInfo.processInfo.environment["AMORE_HTTP"] == nil { engineOptions.http = "127.0.0.1:0" }

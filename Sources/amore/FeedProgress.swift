@@ -13,7 +13,6 @@ final class FeedProgress: Sendable {
         var records: [InputTopic: Int] = [:]
         var malformed = 0
         var lastEvent_ms: Int64 = 0
-        var anchor_ms: Int64 = 0
         var started_ns: UInt64 = 0
         /// Records per second by topic over the last report interval.
         var rates: [InputTopic: Double] = [:]
@@ -28,15 +27,10 @@ final class FeedProgress: Sendable {
             let rates = [InputTopic.orders, .couriers, .restaurants].map { topic in
                 "\(topic.rawValue) \(grouped(Int(self.rates[topic, default: 0].rounded())))/s"
             }
-            let elapsed_s = Int((DispatchTime.now().uptimeNanoseconds - started_ns) / 1_000_000_000)
-            let clock = lastEvent_ms > 0 ? " | event time \(Self.utcClock(lastEvent_ms))" : ""
+            let elapsed_s = started_ns == 0 ? 0 : Int((DispatchTime.now().uptimeNanoseconds - started_ns) / 1_000_000_000)
+            let clock = lastEvent_ms > 0 ? " | event time \(utcClock(lastEvent_ms))" : ""
             return "\(rates.joined(separator: ", ")) | total \(grouped(total)), \(malformed) malformed\(clock)"
                 + " | elapsed \(elapsed_s / 60):\(String(format: "%02d", elapsed_s % 60))"
-        }
-
-        static func utcClock(_ time_ms: Int64) -> String {
-            let seconds = (time_ms / 1_000) % 86_400
-            return String(format: "%02d:%02d:%02d UTC", seconds / 3_600, (seconds / 60) % 60, seconds % 60)
         }
     }
 
@@ -52,9 +46,8 @@ final class FeedProgress: Sendable {
 
     var snapshot: Counts { counts.withLock { $0 } }
 
-    func start(anchor_ms: Int64) {
+    func start() {
         counts.withLock {
-            $0.anchor_ms = anchor_ms
             $0.started_ns = DispatchTime.now().uptimeNanoseconds
             $0.lastReport_ns = $0.started_ns
         }
@@ -82,20 +75,25 @@ final class FeedProgress: Sendable {
             counts.lastReport_ns = now_ns
             return counts.line
         }) else { return }
-        switch output {
-        case .terminal: FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        case .lines: FileHandle.standardError.write(Data("\(line)\n".utf8))
-        case .silent: break
-        }
+        show(line, isFinal: false)
     }
 
     /// The final line.
     func finish() {
-        let line = counts.withLock { $0.line }
+        show(counts.withLock { $0.line }, isFinal: true)
+    }
+
+    private func show(_ line: String, isFinal: Bool) {
         switch output {
-        case .terminal: FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\n".utf8))
+        case .terminal: FileHandle.standardError.write(Data("\r\u{1B}[K\(line)\(isFinal ? "\n" : "")".utf8))
         case .lines: FileHandle.standardError.write(Data("\(line)\n".utf8))
         case .silent: break
         }
     }
+}
+
+/// `18:00:12 UTC`: the time of day of an event time.
+func utcClock(_ time_ms: Int64) -> String {
+    let seconds = (time_ms / 1_000) % 86_400
+    return String(format: "%02d:%02d:%02d UTC", seconds / 3_600, (seconds / 60) % 60, seconds % 60)
 }

@@ -48,10 +48,6 @@ struct TimeSpan: ExpressibleByArgument {
         guard let amount = Double(text), amount >= 0, amount.isFinite else { return nil }
         milliseconds = Int64(amount * unit)
     }
-
-    var defaultValueDescription: String {
-        milliseconds % 60_000 == 0 ? "\(milliseconds / 60_000)m" : "\(Double(milliseconds) / 1_000)s"
-    }
 }
 
 /// Where a feed's records come from, in the order they are to be produced.
@@ -141,7 +137,7 @@ final class InputFeed: Sendable {
                       .orders: try producer.topic(settings.topics.orders),
                       .couriers: try producer.topic(settings.topics.couriers)]
         let start_ns = DispatchTime.now().uptimeNanoseconds
-        progress.start(anchor_ms: anchor_ms)
+        progress.start()
         defer { progress.finish() }
         while !stopRequested.load(ordering: .relaxed) {
             guard let records = try source.withLock({ try $0.nextRecords() }) else { break }

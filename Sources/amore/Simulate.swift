@@ -24,8 +24,9 @@ struct CityOptions: ParsableArguments {
     @Option(help: "Seed: the same seed and start give the same records, byte for byte.")
     var seed: UInt64 = 42
 
-    @Option(help: "Share of order and ping records broken on purpose (dead-letter demonstrations), 0 to 1.")
-    var malformedFraction = 0.0
+    // Optional so that `demo` can tell "not given" from an explicit 0 (it has defaults of its own).
+    @Option(help: "Share of order and ping records broken on purpose (dead-letter demonstrations), 0 to 1. Default 0.")
+    var malformedFraction: Double?
 
     @Option(help: "Local hour of day (0-24) the demand curve starts at, e.g. 18.5 for the dinner rush. Default: the city's real local time.")
     var localHour: Double?
@@ -33,8 +34,8 @@ struct CityOptions: ParsableArguments {
     @Option(help: "Event time of the first record, Unix ms. Default: now, less --history.")
     var startMs: Int64?
 
-    @Option(help: "Event time simulated before now and produced as fast as possible first (warm kitchens), e.g. 30m.")
-    var history = TimeSpan(milliseconds: 0)
+    @Option(help: "Event time simulated before now and produced as fast as possible first (warm kitchens), e.g. 30m. Default 0.")
+    var history: TimeSpan?
 
     func validate() throws {
         guard (1...City.catalogue.count).contains(markets) else {
@@ -44,13 +45,14 @@ struct CityOptions: ParsableArguments {
         guard couriers >= 0 else { throw ValidationError("--couriers must not be negative") }
         guard ordersPerSecond > 0, ordersPerSecond.isFinite else { throw ValidationError("--orders-per-second must be positive") }
         if let localHour, !(0...24).contains(localHour) { throw ValidationError("--local-hour must be between 0 and 24") }
-        guard (0...1).contains(malformedFraction) else { throw ValidationError("--malformed-fraction must be between 0 and 1") }
+        if let malformedFraction, !(0...1).contains(malformedFraction) { throw ValidationError("--malformed-fraction must be between 0 and 1") }
     }
 
     /// The simulation, and the event time that plays "now" (its start plus the history).
     func simulation() -> (CitySimulation, anchor_ms: Int64) {
         let now_ms = Int64(Date().timeIntervalSince1970 * 1_000) / 1_000 * 1_000
-        let start_ms = startMs ?? now_ms - history.milliseconds
+        let history_ms = history?.milliseconds ?? 0
+        let start_ms = startMs ?? now_ms - history_ms
         let markets = City.catalogue.prefix(markets).enumerated().map { index, city in
             var settings = MarketSimulator.Settings()
             settings.city = city
@@ -62,7 +64,7 @@ struct CityOptions: ParsableArguments {
             settings.seed = seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15
             return settings
         }
-        return (CitySimulation(markets: markets, malformedFraction: malformedFraction, seed: seed), start_ms + history.milliseconds)
+        return (CitySimulation(markets: markets, malformedFraction: malformedFraction ?? 0, seed: seed), start_ms + history_ms)
     }
 }
 
@@ -121,7 +123,7 @@ struct Simulate: AsyncParsableCommand {
         defer { if path != "-" { try? handle.close() } }
         var source = source
         let progress = FeedProgress.forStandardError()
-        progress.start(anchor_ms: source.simulation.now_ms)
+        progress.start()
         var buffer: [UInt8] = []
         while let records = source.nextRecords() {
             for record in records {

@@ -223,7 +223,7 @@ final class RankingView: Sendable {
         let age_ms = now_ms - ranking.as_of_ms
         let age = age_ms >= 0 ? "\(age_ms / 1_000) s old" : "event time \(-age_ms / 1_000) s ahead of the clock"
         var lines = [
-            "Amore · zone \(ranking.zone_id) (\(ranking.market_id)) · version \(ranking.version) · as of \(FeedProgress.Counts.utcClock(ranking.as_of_ms)) (\(age)) · \(updates) updates seen",
+            "Amore · zone \(ranking.zone_id) (\(ranking.market_id)) · version \(ranking.version) · as of \(utcClock(ranking.as_of_ms)) (\(age)) · \(updates) updates seen",
             "",
             Self.row("#", "restaurant", "delivery", "queue", "prep", "courier", "handoff", "travel", "carry-out", "note"),
         ]
