@@ -3,6 +3,7 @@ import AmoreLocalBroker
 import ArgumentParser
 import Foundation
 import Logging
+import UnixSignals
 
 @main
 struct Amore: AsyncParsableCommand {
@@ -13,7 +14,7 @@ struct Amore: AsyncParsableCommand {
     )
 }
 
-struct Broker: ParsableCommand {
+struct Broker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a local Kafka-protocol broker (Tansu, in memory) until SIGINT/SIGTERM.",
         discussion: """
@@ -25,13 +26,20 @@ struct Broker: ParsableCommand {
     @Option(name: .long, help: "Seconds to wait for the broker to answer.")
     var readyTimeout: Double = 20
 
-    func run() throws {
+    func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         try LibrdkafkaVersion.check()
+        // Trapped before the broker starts: a signal's default action on any thread would
+        // end the process without `stop`, leaving the broker to the watchdog a while longer.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let broker = try LocalBroker.start(readyTimeout_s: readyTimeout)
         FileHandle.standardOutput.write(Data("AMORE_BOOTSTRAP_SERVERS=\(broker.bootstrapServers)\n".utf8))
-        let signal = waitForTerminationSignal()
-        FileHandle.standardError.write(Data("amore broker: signal \(signal), stopping the broker\n".utf8))
+        var received: UnixSignal?
+        for await signal in signals {
+            received = signal
+            break
+        }
+        FileHandle.standardError.write(Data("amore broker: signal \(received.map { "\($0)" } ?? "?"), stopping the broker\n".utf8))
         broker.stop()
     }
 }
@@ -65,16 +73,4 @@ struct Version: ParsableCommand {
         print("librdkafka \(LibrdkafkaVersion.loaded)")
         try LibrdkafkaVersion.check()
     }
-}
-
-/// Blocks until SIGINT or SIGTERM arrives; returns its number.
-func waitForTerminationSignal() -> Int32 {
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGINT)
-    sigaddset(&signals, SIGTERM)
-    pthread_sigmask(SIG_BLOCK, &signals, nil)
-    var received: Int32 = 0
-    sigwait(&signals, &received)
-    return received
 }
