@@ -64,6 +64,9 @@ public final class LocalBroker: @unchecked Sendable {
                              executable, "broker", "--listener-url", url, "--advertised-listener-url", url,
                              "--storage-engine", "memory://tansu/"]
         let watchdog = Pipe()
+        // Only this process may hold the write end: a child that inherited it (an `amore`
+        // a test spawns) would keep the watchdog from seeing EOF after `stop`.
+        _ = fcntl(watchdog.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
         process.standardInput = watchdog
         process.standardOutput = log
         process.standardError = log
@@ -126,12 +129,17 @@ public final class LocalBroker: @unchecked Sendable {
         }
         guard let process else { return }
         try? watchdog?.fileHandleForWriting.close()
-        // The watchdog needs at most ~2 s; after 5 s something is badly wrong.
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+        // The watchdog needs at most ~2 s. If it has not seen EOF by 5 s, TERM makes it stop
+        // the broker all the same; KILL is the last resort (it would leave the broker behind).
+        func exited(within seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            return !process.isRunning
         }
+        if exited(within: 5) { return }
+        kill(process.processIdentifier, SIGTERM)
+        if exited(within: 5) { return }
+        kill(process.processIdentifier, SIGKILL)
     }
 
     private func lastLogLines() -> String {
