@@ -141,6 +141,7 @@ final class RunningEngine: Sendable {
             do { try engine.run() } catch { failure.text.withLock { $0 = "\(error)" } }
             done.signal()
         }
+        thread.name = "amore-engine"
         thread.start()
     }
 

@@ -68,6 +68,28 @@ import Testing
         try consumer.close()
     }
 
+    /// A poll hands over what has arrived as soon as something has, instead of waiting
+    /// out its timeout for a full batch (librdkafka's batch call alone would: 10 s here).
+    @Test func pollReturnsArrivedRecordsWithoutWaitingForAFullBatch() throws {
+        let (servers, topic) = try TestBroker.freshTopic("promptpoll", partitions: 1)
+        try Self.produce(servers, topic, partition: 0, count: 5, tag: "r")
+        let consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup))
+        try consumer.assign([TopicPartition(topic, 0, offset: KafkaOffset.beginning)])
+        var got: [String] = []
+        var slowest = Duration.zero
+        #expect(eventually(timeout_s: 30) {
+            let started = ContinuousClock.now
+            consumer.poll(maxRecords: 10_000, timeout_ms: 10_000) { batch in
+                for record in batch { got.append(String(decoding: record.value!, as: UTF8.self)) }
+            }
+            slowest = max(slowest, ContinuousClock.now - started)
+            return got.count >= 5
+        })
+        #expect(got == (0..<5).map { "r\($0)" })
+        #expect(slowest < .seconds(5), "each poll returned once records were there, not after its 10 s timeout")
+        try consumer.close()
+    }
+
     @Test func pauseStopsDeliveryResumeRestartsItSeekRewinds() throws {
         let (servers, topic) = try TestBroker.freshTopic("pause", partitions: 1)
         try Self.produce(servers, topic, partition: 0, count: 10, tag: "x")

@@ -328,7 +328,8 @@ struct JSONReader {
     }
 
     /// Reads a number (RFC 8259 grammar). Integers without fraction or exponent that fit
-    /// in Int64 stay exact; others become the correctly rounded Double.
+    /// in Int64 stay exact; others become the correctly rounded Double: one exact
+    /// operation when it suffices, else `DecimalToDouble`, else `strtod`.
     mutating func readNumber() throws -> Number {
         skipWhitespace()
         let start = index
@@ -403,6 +404,9 @@ struct JSONReader {
             // Exact: both operands are exactly representable, one rounding.
             var value = Double(mantissa)
             value = decimalExponent < 0 ? value / Self.powerOf10(-decimalExponent) : value * Self.powerOf10(decimalExponent)
+            return .double(negative ? -value : value)
+        }
+        if exact, let value = DecimalToDouble.value(mantissa: mantissa, exponent: decimalExponent) {
             return .double(negative ? -value : value)
         }
         return .double(try slowDouble(from: start))

@@ -6,10 +6,17 @@ enum RDKafkaQueue {
                         _ body: (RecordBatch) throws -> R) rethrows -> R {
         precondition(maxRecords > 0, "maxRecords must be positive")
         return try withUnsafeTemporaryAllocation(of: OpaquePointer?.self, capacity: maxRecords) { buffer in
-            let fetched = rd_kafka_consume_batch_queue(queue, timeout_ms,
-                                                       UnsafeMutablePointer(OpaquePointer(buffer.baseAddress!)),
-                                                       maxRecords)
-            let count = max(0, fetched)
+            let messages = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>(OpaquePointer(buffer.baseAddress!))
+            // librdkafka's batch call waits until the batch is full or the timeout passes,
+            // even with records queued: live, every record would wait out the timeout. So:
+            // take what is queued; if nothing is, wait for one record, then take the rest.
+            var count = max(0, rd_kafka_consume_batch_queue(queue, 0, messages, maxRecords))
+            if count == 0 && timeout_ms != 0 {
+                count = max(0, rd_kafka_consume_batch_queue(queue, timeout_ms, messages, 1))
+                if count == 1 && maxRecords > 1 {
+                    count += max(0, rd_kafka_consume_batch_queue(queue, 0, messages + 1, maxRecords - 1))
+                }
+            }
             // Keep good records at the front; report and release the error events.
             var kept = 0
             var reachedEnd: [TopicPartition] = []
