@@ -32,7 +32,7 @@ struct CourierIndex {
     static let cell_deg = 0.001
 
     private(set) var couriers: [Courier] = []
-    private var indices: [Identifier: Int32] = [:]
+    private var indices = IdentifierIndex()
     private var cells = CellTable()
     /// The cells ever occupied lie in [minY, maxY] x [minX, maxX]: rings beyond are empty.
     private var minY = Int64.max, maxY = Int64.min, minX = Int64.max, maxX = Int64.min
@@ -44,7 +44,7 @@ struct CourierIndex {
         let lat = Float(ping.lat_deg)
         let lon = Float(ping.lon_deg)
         let index: Int
-        if let known = indices[ping.courierID] {
+        if let known = indices.number(of: ping.courierID) {
             index = Int(known)
             let courier = couriers[index]
             if ping.eventTime_ms < courier.lastPing_ms { return .late }
@@ -53,8 +53,7 @@ struct CourierIndex {
             if courier.isInGrid { removeFromGrid(index) }
         } else {
             guard couriers.count < capacity else { return .overCapacity }
-            index = couriers.count
-            indices[ping.courierID] = Int32(index)
+            index = Int(indices.add(ping.courierID))
             couriers.append(Courier(lat_deg: lat, lon_deg: lon, lastPing_ms: ping.eventTime_ms, status: ping.status))
         }
         couriers[index].lat_deg = lat
@@ -86,8 +85,20 @@ struct CourierIndex {
         var found = false
         var ring: Int64 = 0
         guard minY <= maxY else { return nil }
+        // Cell edges are widened by a hair so that float rounding of a courier's cell can
+        // never put it closer than its cell's bound: pruning never changes the answer.
+        let margin_deg = 1e-9
         couriers.withUnsafeBufferPointer { couriers in
             func scan(y: Int64, x: Int64) {
+                // A cell that cannot hold anything nearer than the best so far is skipped
+                // without a lookup: in a dense downtown (~100 couriers a cell at 200,000
+                // couriers) most of a ring is farther than the courier found in the centre.
+                let south = Double(y) * Self.cell_deg - margin_deg, north = Double(y + 1) * Self.cell_deg + margin_deg
+                let west = Double(x) * Self.cell_deg - margin_deg, east = Double(x + 1) * Self.cell_deg + margin_deg
+                let gapY = (lat_deg < south ? south - lat_deg : lat_deg > north ? lat_deg - north : 0) * Earth.metresPerDegree
+                let gapX = (lon_deg < west ? west - lon_deg : lon_deg > east ? lon_deg - east : 0) * Earth.metresPerDegree * cosLat
+                let bound2 = gapX * gapX + gapY * gapY
+                if bound2 > best2 || (found && bound2 >= best2) { return }
                 var member = cells.head(of: Self.key(y: y, x: x))
                 while member >= 0 {
                     let courier = couriers[Int(member)]

@@ -69,7 +69,7 @@ public struct MarketState: ~Copyable {
         var isMarked = false
     }
 
-    private var restaurantIndices: [Identifier: Int32] = [:]
+    private var restaurantIndices = IdentifierIndex()
     private var restaurants: [Restaurant] = []
     /// The zones each restaurant is ranked in (empty while closed or without a profile);
     /// apart from `restaurants` so that copying a restaurant copies plain values.
@@ -159,13 +159,13 @@ public struct MarketState: ~Copyable {
 
     /// A restaurant's estimate as its zones rank it; nil unless it is ranked.
     public func estimate(of restaurantID: Identifier) -> RestaurantEstimate? {
-        guard let index = restaurantIndices[restaurantID], restaurants[Int(index)].isRanked else { return nil }
+        guard let index = restaurantIndices.number(of: restaurantID), restaurants[Int(index)].isRanked else { return nil }
         return restaurants[Int(index)].announced
     }
 
     /// The zones a restaurant is ranked in.
     public func zones(of restaurantID: Identifier) -> [GeohashCell] {
-        guard let index = restaurantIndices[restaurantID] else { return [] }
+        guard let index = restaurantIndices.number(of: restaurantID) else { return [] }
         return restaurantZones[Int(index)].map { cell(of: zones[Int($0)]) }
     }
 
@@ -190,9 +190,9 @@ public struct MarketState: ~Copyable {
     }
 
     private mutating func restaurantIndex(_ id: Identifier) -> Int? {
-        if let index = restaurantIndices[id] { return Int(index) }
+        if let index = restaurantIndices.number(of: id) { return Int(index) }
         guard restaurants.count < settings.maxRestaurants else { return nil }
-        restaurantIndices[id] = Int32(restaurants.count)
+        _ = restaurantIndices.add(id)
         restaurants.append(Restaurant())
         restaurantZones.append(ZoneList())
         return restaurants.count - 1

@@ -102,7 +102,7 @@ public final class RankingBoard: @unchecked Sendable {
     private let identifiers: UnsafeMutablePointer<Identifier>
 
     // Writer only.
-    private var identifierIndices: [Identifier: Int32] = [:]
+    private var identifierIndices = IdentifierIndex()
     private var allocatedSlots: [UnsafeMutablePointer<Atomic<UInt64>>] = []
     private var zonesInUse = 0
 
@@ -249,11 +249,10 @@ public final class RankingBoard: @unchecked Sendable {
     /// The directory index of `identifier`, added on first sight; nil when the directory
     /// is full.
     public func register(_ identifier: Identifier) -> Int32? {
-        if let index = identifierIndices[identifier] { return index }
+        if let index = identifierIndices.number(of: identifier) { return index }
         guard identifierIndices.count < maxIdentifiers else { return nil }
-        let index = Int32(identifierIndices.count)
+        let index = identifierIndices.add(identifier)
         (identifiers + Int(index)).initialize(to: identifier)
-        identifierIndices[identifier] = index
         return index
     }
 
