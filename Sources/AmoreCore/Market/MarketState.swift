@@ -374,16 +374,19 @@ public struct MarketState: ~Copyable {
     }
 
     /// Moves the restaurant to its place in the zone's order after its announced
-    /// estimate changed; everything else in the zone is still in order.
+    /// estimate changed; everything else in the zone is still in order. The zone is
+    /// marked for a publication check only when the restaurant was or is among the
+    /// entries published (a move among the ones below leaves those as they were).
     private mutating func reposition(_ index: Int, in zone: Int) {
-        mark(Int32(zone))
         // Taken out (still unique, no copy) so that the restaurants can be read meanwhile.
         var members = zones[zone].members
         zones[zone].members = []
         let board = board
+        var touchesPublished = true
         restaurants.withUnsafeBufferPointer { restaurants in
             members.withUnsafeMutableBufferPointer { members in
                 guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return }
+                let start = position
                 let moving = members[position]
                 while position > 0 && Self.precedes(moving, members[position - 1], restaurants, board) {
                     members[position] = members[position - 1]
@@ -394,9 +397,11 @@ public struct MarketState: ~Copyable {
                     position += 1
                 }
                 members[position] = moving
+                touchesPublished = min(start, position) < board.maxEntriesPerZone
             }
         }
         zones[zone].members = members
+        if touchesPublished { mark(Int32(zone)) }
     }
 
     /// Ranking order: delivery ETA, then carry-out time, then restaurant id, so that ties
