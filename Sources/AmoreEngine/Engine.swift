@@ -395,15 +395,17 @@ public final class Engine: @unchecked Sendable {
             }
         }
         // Consecutive events are mostly of one market: compare ids before hashing one.
-        var current: (id: Identifier, market: MarketBox)?
+        var currentID: Identifier?
+        var currentMarket: MarketBox?
         while let (event, side) = pair.next(isReadToEnd: isReadToEnd) {
             applied += 1
             let market: MarketBox
-            if let current, current.id == event.marketID {
-                market = current.market
+            if currentID == event.marketID, let currentMarket {
+                market = currentMarket
             } else {
                 market = self.market(event.marketID, in: pair)
-                current = (event.marketID, market)
+                currentID = event.marketID
+                currentMarket = market
             }
             switch event.payload {
             case .order(let order): market.state.apply(order)

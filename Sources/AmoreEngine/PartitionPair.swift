@@ -4,7 +4,9 @@ import DequeModule
 /// One input event decoded and waiting for its turn in the merge.
 struct PendingEvent {
     enum Payload {
-        case order(OrderEvent)
+        /// Boxed: an order event (four identifiers) is twice a ping's size, and pings are
+        /// nearly every event; unboxed, every ping would be copied at an order's size.
+        indirect case order(OrderEvent)
         case ping(CourierPing)
     }
 

@@ -61,6 +61,25 @@ import Testing
         }
     }
 
+    /// Couriers a continent apart make the occupancy bitmap's box too large to keep: it
+    /// switches off and searches still find the nearest one (and nothing in empty cells).
+    @Test func couriersFarApartAreStillFound() {
+        var index = CourierIndex()
+        let places = [(30.27, -97.74), (-33.87, 151.21), (30.2705, -97.7405), (51.5, -0.12)]
+        for (number, place) in places.enumerated() {
+            let ping = CourierPing(courierID: Identifier(validating: "c\(number)")!, marketID: "m", lat_deg: place.0,
+                                   lon_deg: place.1, status: .available, eventTime_ms: 1_000)
+            #expect(index.apply(ping, capacity: 10) == .applied)
+        }
+        let austin = index.nearestAvailable(lat_deg: 30.2706, lon_deg: -97.7406, cosLat: cos(30.27 * .pi / 180),
+                                            within: 5_000, freshSince_ms: 0)
+        #expect(austin != nil && austin! < 20)
+        let sydney = index.nearestAvailable(lat_deg: -33.87, lon_deg: 151.2101, cosLat: cos(33.87 * .pi / 180),
+                                            within: 1_000, freshSince_ms: 0)
+        #expect(sydney != nil && sydney! < 15)
+        #expect(index.nearestAvailable(lat_deg: 0, lon_deg: 0, cosLat: 1, within: 50_000, freshSince_ms: 0) == nil)
+    }
+
     @Test func anEmptyIndexFindsNobody() {
         #expect(CourierIndex().nearestAvailable(lat_deg: 30, lon_deg: -97, cosLat: 0.87, within: 5_000, freshSince_ms: 0) == nil)
     }

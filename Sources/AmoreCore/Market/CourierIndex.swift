@@ -34,6 +34,8 @@ struct CourierIndex {
     private(set) var couriers: [Courier] = []
     private var indices = IdentifierIndex()
     private var cells = CellTable()
+    /// Which cells hold a courier: lets a search skip empty cells without a table lookup.
+    private var occupied = CellBitmap()
     /// The cells ever occupied lie in [minY, maxY] x [minX, maxX]: rings beyond are empty.
     private var minY = Int64.max, maxY = Int64.min, minX = Int64.max, maxX = Int64.min
 
@@ -99,6 +101,7 @@ struct CourierIndex {
                 let gapX = (lon_deg < west ? west - lon_deg : lon_deg > east ? lon_deg - east : 0) * Earth.metresPerDegree * cosLat
                 let bound2 = gapX * gapX + gapY * gapY
                 if bound2 > best2 || (found && bound2 >= best2) { return }
+                guard occupied.mayHold(y: y, x: x) else { return }
                 var member = cells.head(of: Self.key(y: y, x: x))
                 while member >= 0 {
                     let courier = couriers[Int(member)]
@@ -149,6 +152,7 @@ struct CourierIndex {
         minY = min(minY, y); maxY = max(maxY, y); minX = min(minX, x); maxX = max(maxX, x)
         let slot = cells.slot(for: key)
         let head = cells[slot]
+        if head < 0 { occupied.insert(y: y, x: x, occupiedCells: cells) }
         couriers[index].previous = -1
         couriers[index].next = head
         if head >= 0 { couriers[Int(head)].previous = Int32(index) }
@@ -161,7 +165,9 @@ struct CourierIndex {
         if courier.previous >= 0 {
             couriers[Int(courier.previous)].next = courier.next
         } else {
-            cells[cells.slot(for: cell(of: courier))] = courier.next
+            let key = cell(of: courier)
+            cells[cells.slot(for: key)] = courier.next
+            if courier.next < 0 { occupied.remove(y: key >> 32, x: Int64(Int32(truncatingIfNeeded: key))) }
         }
         if courier.next >= 0 { couriers[Int(courier.next)].previous = courier.previous }
         couriers[index].isInGrid = false
@@ -217,6 +223,11 @@ struct CellTable {
         set { heads[slot] = newValue }
     }
 
+    /// Calls `body` with the key of every cell that holds a courier.
+    func forEachOccupied(_ body: (Int64) -> Void) {
+        for (key, head) in zip(keys, heads) where key != Self.empty && head >= 0 { body(key) }
+    }
+
     private mutating func grow() {
         let oldKeys = keys
         let oldHeads = heads
@@ -227,6 +238,69 @@ struct CellTable {
         for (key, head) in zip(oldKeys, oldHeads) where key != Self.empty {
             let slot = slot(for: key)
             heads[slot] = head
+        }
+    }
+}
+
+/// One bit per grid cell over a box around the occupied cells: set while the cell holds a
+/// courier. A sparse city (10,000 couriers over Austin: most cells of a search ring
+/// empty) otherwise pays a cell-table lookup, usually a cache miss, per empty cell. The
+/// box grows with slack (rebuilt from the cell table, rarely); past `maxCells` the
+/// bitmap switches itself off and every cell is looked up, as without it.
+struct CellBitmap {
+    static let maxCells = 1 << 24  // 2 MB of bits
+    private var minY: Int64 = 0, minX: Int64 = 0
+    private var height: Int64 = 0, width: Int64 = 0
+    private var words: [UInt64] = []
+    private var isOff = false
+
+    /// False only when the cell surely holds no courier.
+    @inline(__always)
+    func mayHold(y: Int64, x: Int64) -> Bool {
+        if isOff { return true }
+        let row = y &- minY, column = x &- minX
+        // Outside the box (or before the first courier): nothing there.
+        guard row >= 0, row < height, column >= 0, column < width else { return false }
+        let bit = Int(row * width + column)
+        return words.withUnsafeBufferPointer { $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
+    }
+
+    mutating func insert(y: Int64, x: Int64, occupiedCells cells: CellTable) {
+        if isOff { return }
+        if y < minY || y >= minY + height || x < minX || x >= minX + width {
+            grow(toInclude: y, x, cells)
+            if isOff { return }
+        }
+        let bit = Int((y - minY) * width + (x - minX))
+        words[bit >> 6] |= 1 << UInt64(bit & 63)
+    }
+
+    mutating func remove(y: Int64, x: Int64) {
+        if isOff { return }
+        guard y >= minY, y < minY + height, x >= minX, x < minX + width else { return }
+        let bit = Int((y - minY) * width + (x - minX))
+        words[bit >> 6] &= ~(1 << UInt64(bit & 63))
+    }
+
+    private mutating func grow(toInclude y: Int64, _ x: Int64, _ cells: CellTable) {
+        let empty = height == 0
+        var south = empty ? y : min(minY, y), north = empty ? y : max(minY + height - 1, y)
+        var west = empty ? x : min(minX, x), east = empty ? x : max(minX + width - 1, x)
+        // Slack of a quarter of the span (at least 32 cells) on every side: growing is
+        // rare once couriers have covered the city.
+        let padY = max(32, (north - south) / 4), padX = max(32, (east - west) / 4)
+        south -= padY; north += padY; west -= padX; east += padX
+        let newHeight = north - south + 1, newWidth = east - west + 1
+        guard newHeight <= Int64(Self.maxCells) / newWidth else {
+            isOff = true
+            words = []
+            return
+        }
+        minY = south; minX = west; height = newHeight; width = newWidth
+        words = [UInt64](repeating: 0, count: Int((height * width + 63) / 64))
+        cells.forEachOccupied { key in
+            let bit = Int(((key >> 32) - minY) * width + (Int64(Int32(truncatingIfNeeded: key)) - minX))
+            words[bit >> 6] |= 1 << UInt64(bit & 63)
         }
     }
 }
