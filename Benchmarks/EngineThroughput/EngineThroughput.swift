@@ -123,9 +123,14 @@ final class RunningEngine: Sendable {
         // The local broker holds a group join for half the session timeout.
         settings.consumerProperties["session.timeout.ms"] = "2000"
         settings.consumerProperties["heartbeat.interval.ms"] = "200"
+        // Experiments: librdkafka properties for the engine's consumers and producer.
         for pair in (environment["AMORE_BENCH_CONSUMER"] ?? "").split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { settings.consumerProperties[parts[0]] = parts[1] }
+        }
+        for pair in (environment["AMORE_BENCH_PRODUCER"] ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { settings.producerProperties[parts[0]] = parts[1] }
         }
         let outputs = freshTopics("bench-out")
         settings.topics = inputs

@@ -555,11 +555,17 @@ public final class Engine: @unchecked Sendable {
     private func commitAcknowledged(now_ns: UInt64) throws {
         if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
         let holding = pairs.values.contains { !$0.deferredZones.isEmpty }
-        if holding && now_ns >= nextCatchUpPublish_ns {
-            nextCatchUpPublish_ns = now_ns + UInt64(settings.catchUpPublishInterval_ms) * 1_000_000
+        let interval_ns = UInt64(settings.catchUpPublishInterval_ms) * 1_000_000
+        if holding && nextCatchUpPublish_ns == 0 {
+            // A catch-up began: its first publication is one interval away, like the rest
+            // (publishing at once sent zones that were superseded within the interval).
+            nextCatchUpPublish_ns = now_ns + interval_ns
+        } else if holding && now_ns >= nextCatchUpPublish_ns {
+            nextCatchUpPublish_ns = now_ns + interval_ns
             try publishDeferred()
             ledger.closeEpoch(checkpoint: checkpoint())
         } else if !holding {
+            nextCatchUpPublish_ns = 0
             ledger.closeEpoch(checkpoint: checkpoint())
         }
         if let offsets = ledger.takeCommittable(), !offsets.isEmpty {
