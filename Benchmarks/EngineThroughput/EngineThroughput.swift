@@ -29,6 +29,10 @@ enum Metric {
     static let engineRate = BenchmarkMetric.custom("engine_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
     static let rawRate = BenchmarkMetric.custom("raw_consume_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
     static let ratio = BenchmarkMetric.custom("engine_vs_raw_percent", polarity: .prefersLarger, useScalingFactor: false)
+    /// CPU time of the engine's own thread per record read: what the engine costs apart
+    /// from the broker and librdkafka's threads, far steadier than rates on a shared box.
+    static let engineCPU = BenchmarkMetric.custom("engine_thread_cpu_ns_per_record", polarity: .prefersSmaller,
+                                                  useScalingFactor: false)
     static let p50 = BenchmarkMetric.custom("event_to_publication_p50_us", polarity: .prefersSmaller, useScalingFactor: false)
     static let p99 = BenchmarkMetric.custom("event_to_publication_p99_us", polarity: .prefersSmaller, useScalingFactor: false)
     static let liveInput = BenchmarkMetric.custom("live_input_events_per_s", polarity: .prefersLarger, useScalingFactor: false)
@@ -117,6 +121,12 @@ final class RunningEngine: Sendable {
     let engine: Engine
     private let done = DispatchSemaphore(value: 0)
     private let failure = Failure()
+    final class ThreadCPU: Sendable {
+        /// CPU time of the engine's thread over its whole run, once it has returned.
+        let ns = Atomic<Int64>(0)
+    }
+
+    private let threadCPU = ThreadCPU()
 
     init(servers: String, inputs: EngineSettings.Topics, onPublished: (@Sendable (Int64) -> Void)? = nil) {
         var settings = EngineSettings(kafka: KafkaConfiguration(bootstrapServers: servers))
@@ -142,8 +152,11 @@ final class RunningEngine: Sendable {
         let engine = engine
         let done = done
         let failure = failure
+        let threadCPU = threadCPU
         let thread = Thread {
+            let started_ns = threadCPUTime_ns()
             do { try engine.run() } catch { failure.text.withLock { $0 = "\(error)" } }
+            threadCPU.ns.store(threadCPUTime_ns() - started_ns, ordering: .relaxed)
             done.signal()
         }
         thread.name = "amore-engine"
@@ -161,15 +174,25 @@ final class RunningEngine: Sendable {
         return false
     }
 
-    func stop() throws {
+    /// Stops the engine; returns its thread's CPU time (ns) over the whole run.
+    @discardableResult
+    func stop() throws -> Int64 {
         engine.stop()
         done.wait()
         if let failure = failure.text.withLock({ $0 }) { throw BenchFailure(description: "engine: \(failure)") }
+        return threadCPU.ns.load(ordering: .relaxed)
     }
 }
 
-/// Records per second from the first applied batch to the last record applied.
-func engineThroughput(_ bench: EngineBench) throws -> Double {
+func threadCPUTime_ns() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+/// Records per second from the first applied batch to the last record applied, and the
+/// engine thread's CPU time per record over its whole run (start-up and shutdown included).
+func engineThroughput(_ bench: EngineBench) throws -> (rate: Double, cpu_ns: Double) {
     let total = bench.orders + bench.pings
     let running = RunningEngine(servers: bench.servers, inputs: bench.inputs)
     guard running.wait(timeout_s: 60, until: { running.engine.status.appliedEvents > 0 }) else {
@@ -181,9 +204,9 @@ func engineThroughput(_ bench: EngineBench) throws -> Double {
     let finished = running.wait(timeout_s: 300) { running.engine.status.appliedEvents >= total }
     let elapsed = seconds(ContinuousClock.now - started)
     let applied = running.engine.status.appliedEvents
-    try running.stop()
+    let cpu_ns = try running.stop()
     guard finished else { throw BenchFailure(description: "the engine applied \(applied) of \(total) records") }
-    return Double(total - first) / elapsed
+    return (Double(total - first) / elapsed, Double(cpu_ns) / Double(total))
 }
 
 /// The C loop reading the same records (both topics, from the beginning), records/s.
@@ -284,14 +307,16 @@ let benchmarks: @Sendable () -> Void = {
     // This shared 2-core machine (broker, engine and producer on the same cores) moves
     // these by ±20 % run to run.
     let tolerance = BenchmarkThresholds(relative: [.p50: 30.0])
-    let throughputMetrics = [Metric.engineRate, Metric.rawRate, Metric.ratio]
+    let throughputMetrics = [Metric.engineRate, Metric.rawRate, Metric.ratio, Metric.engineCPU]
     Benchmark("engine_vs_raw_consume", configuration: .init(
         metrics: throughputMetrics, warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 3,
         thresholds: Dictionary(uniqueKeysWithValues: throughputMetrics.map { ($0, tolerance) }))) { benchmark in
         let bench = EngineBench.shared
         let raw = try rawConsumeRate(bench)
-        let engine = try engineThroughput(bench)
-        log("raw consume \(Int(raw / 1_000)) k records/s, engine \(Int(engine / 1_000)) k records/s, \(Int(engine / raw * 100)) %")
+        let (engine, cpu_ns) = try engineThroughput(bench)
+        log("raw consume \(Int(raw / 1_000)) k records/s, engine \(Int(engine / 1_000)) k records/s, \(Int(engine / raw * 100)) %, "
+            + "engine thread \(Int(cpu_ns)) ns CPU per record")
+        benchmark.measurement(Metric.engineCPU, Int(cpu_ns))
         benchmark.measurement(Metric.rawRate, Int(raw / 1_000))
         benchmark.measurement(Metric.engineRate, Int(engine / 1_000))
         benchmark.measurement(Metric.ratio, Int((engine / raw * 100).rounded()))
