@@ -52,7 +52,17 @@ struct CourierIndex {
             if ping.eventTime_ms < courier.lastPing_ms { return .late }
             if ping.eventTime_ms == courier.lastPing_ms, lat == courier.lat_deg, lon == courier.lon_deg,
                ping.status == courier.status { return .duplicate }
-            if courier.isInGrid { removeFromGrid(index) }
+            if courier.isInGrid {
+                // Still available and still in its cell (a ping moves a courier 15-45 m, a
+                // cell is ~100 m): its list place stays right, no lookups needed.
+                if ping.status == .available && Self.cell(lat_deg: lat, lon_deg: lon) == cell(of: courier) {
+                    couriers[index].lat_deg = lat
+                    couriers[index].lon_deg = lon
+                    couriers[index].lastPing_ms = ping.eventTime_ms
+                    return .applied
+                }
+                removeFromGrid(index)
+            }
         } else {
             guard couriers.count < capacity else { return .overCapacity }
             index = Int(indices.add(ping.courierID))
@@ -139,8 +149,12 @@ struct CourierIndex {
     }
 
     private func cell(of courier: Courier) -> Int64 {
-        Self.key(y: Int64((Double(courier.lat_deg) / Self.cell_deg).rounded(.down)),
-                 x: Int64((Double(courier.lon_deg) / Self.cell_deg).rounded(.down)))
+        Self.cell(lat_deg: courier.lat_deg, lon_deg: courier.lon_deg)
+    }
+
+    @inline(__always)
+    private static func cell(lat_deg: Float, lon_deg: Float) -> Int64 {
+        key(y: Int64((Double(lat_deg) / cell_deg).rounded(.down)), x: Int64((Double(lon_deg) / cell_deg).rounded(.down)))
     }
 
     @inline(__always)
