@@ -407,13 +407,17 @@ public final class Engine: @unchecked Sendable {
                 currentID = event.marketID
                 currentMarket = market
             }
-            switch event.payload {
-            case .order(let order): market.state.apply(order)
-            case .ping(let ping): market.state.apply(ping)
+            // One access to the market's state per event (each access to a class's stored
+            // property is checked at run time).
+            let zones = market.withState { state in
+                switch event.payload {
+                case .order(let order): state.apply(order)
+                case .ping(let ping): state.apply(ping)
+                }
+                return state.takePublishedZones()
             }
             pair.hasUnrefreshedEvents = true
             pair.lastCreateTime_ms = event.createTime_ms
-            let zones = market.state.takePublishedZones()
             // A refresh publishes what the events before this one made; while replaying
             // those were published (or will be recovered) already.
             guard !zones.isEmpty && event.offset >= pair[side].replayEnd else { continue }

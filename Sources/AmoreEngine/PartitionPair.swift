@@ -38,6 +38,10 @@ final class MarketBox {
     init(_ state: consuming MarketState) {
         self.state = state
     }
+
+    func withState<R>(_ body: (inout MarketState) throws -> R) rethrows -> R {
+        try body(&state)
+    }
 }
 
 /// Partition N of the orders topic and partition N of the couriers topic: the markets
