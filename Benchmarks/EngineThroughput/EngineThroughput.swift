@@ -134,14 +134,8 @@ final class RunningEngine: Sendable {
         settings.consumerProperties["session.timeout.ms"] = "2000"
         settings.consumerProperties["heartbeat.interval.ms"] = "200"
         // Experiments: librdkafka properties for the engine's consumers and producer.
-        for pair in (environment["AMORE_BENCH_CONSUMER"] ?? "").split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { settings.consumerProperties[parts[0]] = parts[1] }
-        }
-        for pair in (environment["AMORE_BENCH_PRODUCER"] ?? "").split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { settings.producerProperties[parts[0]] = parts[1] }
-        }
+        settings.consumerProperties.merge(experimentProperties("AMORE_BENCH_CONSUMER")) { _, new in new }
+        settings.producerProperties.merge(experimentProperties("AMORE_BENCH_PRODUCER")) { _, new in new }
         let outputs = freshTopics("bench-out")
         settings.topics = inputs
         settings.topics.rankings = outputs.rankings
@@ -159,7 +153,6 @@ final class RunningEngine: Sendable {
             threadCPU.ns.store(threadCPUTime_ns() - started_ns, ordering: .relaxed)
             done.signal()
         }
-        thread.name = "amore-engine"
         thread.start()
     }
 
@@ -182,6 +175,16 @@ final class RunningEngine: Sendable {
         if let failure = failure.text.withLock({ $0 }) { throw BenchFailure(description: "engine: \(failure)") }
         return threadCPU.ns.load(ordering: .relaxed)
     }
+}
+
+/// `key=value,...` from an environment variable; pairs without `=` are ignored.
+func experimentProperties(_ variable: String) -> [String: String] {
+    var properties: [String: String] = [:]
+    for pair in (environment[variable] ?? "").split(separator: ",") {
+        let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+        if parts.count == 2 { properties[parts[0]] = parts[1] }
+    }
+    return properties
 }
 
 func threadCPUTime_ns() -> Int64 {

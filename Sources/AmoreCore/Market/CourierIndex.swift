@@ -160,9 +160,13 @@ struct CourierIndex {
     @inline(__always)
     static func key(y: Int64, x: Int64) -> Int64 { y << 32 | (x & 0xFFFF_FFFF) }
 
+    /// The row and column a cell key was made of.
+    @inline(__always)
+    static func coordinates(of key: Int64) -> (y: Int64, x: Int64) { (key >> 32, Int64(Int32(truncatingIfNeeded: key))) }
+
     private mutating func addToGrid(_ index: Int) {
         let key = cell(of: couriers[index])
-        let y = key >> 32, x = Int64(Int32(truncatingIfNeeded: key))
+        let (y, x) = Self.coordinates(of: key)
         minY = min(minY, y); maxY = max(maxY, y); minX = min(minX, x); maxX = max(maxX, x)
         let slot = cells.slot(for: key)
         let head = cells[slot]
@@ -181,7 +185,10 @@ struct CourierIndex {
         } else {
             let key = cell(of: courier)
             cells[cells.slot(for: key)] = courier.next
-            if courier.next < 0 { occupied.remove(y: key >> 32, x: Int64(Int32(truncatingIfNeeded: key))) }
+            if courier.next < 0 {
+                let (y, x) = Self.coordinates(of: key)
+                occupied.remove(y: y, x: x)
+            }
         }
         if courier.next >= 0 { couriers[Int(courier.next)].previous = courier.previous }
         couriers[index].isInGrid = false
@@ -272,28 +279,36 @@ struct CellBitmap {
     @inline(__always)
     func mayHold(y: Int64, x: Int64) -> Bool {
         if isOff { return true }
-        let row = y &- minY, column = x &- minX
         // Outside the box (or before the first courier): nothing there.
-        guard row >= 0, row < height, column >= 0, column < width else { return false }
-        let bit = Int(row * width + column)
+        guard let bit = bit(y: y, x: x) else { return false }
         return words.withUnsafeBufferPointer { $0[bit >> 6] & (1 << UInt64(bit & 63)) != 0 }
     }
 
     mutating func insert(y: Int64, x: Int64, occupiedCells cells: CellTable) {
         if isOff { return }
-        if y < minY || y >= minY + height || x < minX || x >= minX + width {
+        if bit(y: y, x: x) == nil {
             grow(toInclude: y, x, cells)
             if isOff { return }
         }
-        let bit = Int((y - minY) * width + (x - minX))
-        words[bit >> 6] |= 1 << UInt64(bit & 63)
+        set(bit(y: y, x: x)!)
     }
 
     mutating func remove(y: Int64, x: Int64) {
         if isOff { return }
-        guard y >= minY, y < minY + height, x >= minX, x < minX + width else { return }
-        let bit = Int((y - minY) * width + (x - minX))
+        guard let bit = bit(y: y, x: x) else { return }
         words[bit >> 6] &= ~(1 << UInt64(bit & 63))
+    }
+
+    /// The cell's bit, or nil outside the box.
+    @inline(__always)
+    private func bit(y: Int64, x: Int64) -> Int? {
+        let row = y &- minY, column = x &- minX
+        guard row >= 0, row < height, column >= 0, column < width else { return nil }
+        return Int(row * width + column)
+    }
+
+    private mutating func set(_ bit: Int) {
+        words[bit >> 6] |= 1 << UInt64(bit & 63)
     }
 
     private mutating func grow(toInclude y: Int64, _ x: Int64, _ cells: CellTable) {
@@ -313,8 +328,8 @@ struct CellBitmap {
         minY = south; minX = west; height = newHeight; width = newWidth
         words = [UInt64](repeating: 0, count: Int((height * width + 63) / 64))
         cells.forEachOccupied { key in
-            let bit = Int(((key >> 32) - minY) * width + (Int64(Int32(truncatingIfNeeded: key)) - minX))
-            words[bit >> 6] |= 1 << UInt64(bit & 63)
+            let (y, x) = CourierIndex.coordinates(of: key)
+            set(bit(y: y, x: x)!)
         }
     }
 }
