@@ -213,7 +213,7 @@ public final class Engine: @unchecked Sendable {
         partitions.map { partition in
             var start = partition
             if let pair = retained[partition.partition], let side = side(of: partition.topic),
-               let resume = pair[side].resumeOffset {
+               let resume = pair.resumeOffset(side) {
                 start.offset = resume
             } else {
                 start.offset = KafkaOffset.beginning
@@ -257,8 +257,7 @@ public final class Engine: @unchecked Sendable {
                 pairs[partition.partition] = pair
                 rebuilt.append("\(partition.partition)")
             }
-            pair[side].isAssigned = true
-            if pair[side].nextOffset == nil { pair[side].replayEnd = max(0, partition.offset ?? 0) }
+            pair.assign(side, committed: partition.offset ?? 0)
             lagGauges[TopicPartition(partition.topic, partition.partition)] = metrics.lag(topic: partition.topic,
                                                                                          partition: partition.partition)
         }
@@ -280,12 +279,8 @@ public final class Engine: @unchecked Sendable {
         for number in numbers {
             guard let pair = pairs.removeValue(forKey: number) else { continue }
             // Keep the state (and where it resumes) in case the partition comes back.
-            pair.orders.events.removeAll()
-            pair.couriers.events.removeAll()
-            pair.orders.nextOffset = pair.orders.resumeOffset
-            pair.couriers.nextOffset = pair.couriers.resumeOffset
-            pair.orders.isAssigned = false
-            pair.couriers.isAssigned = false
+            pair.orders.release()
+            pair.couriers.release()
             retained[number] = pair
         }
         for partition in partitions {
@@ -322,29 +317,31 @@ public final class Engine: @unchecked Sendable {
         var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
         var pingCounts = [Int](repeating: 0, count: CourierStatus.allCases.count)
         let now_ns = Clock.monotonic_ns()
+        // A batch is mostly runs of one partition: look its pair up once per run.
+        var current: (partition: Int32, pair: PartitionPair?) = (-1, nil)
         for record in batch {
-            guard let side = side(of: record), let pair = pairs[record.partition] else { continue }
-            pair[side].nextOffset = record.offset + 1
+            guard let side = side(of: record) else { continue }
+            if record.partition != current.partition { current = (record.partition, pairs[record.partition]) }
+            guard let pair = current.pair else { continue }
             pair.lastInput_ns = now_ns
             let context = context(of: record)
             let value = record.value ?? Self.noBytes
             do throws(EventRejection) {
-                let payload: PendingEvent.Payload
                 switch side {
                 case .orders:
+                    pair.orders.nextOffset = record.offset + 1
                     let event = try EventDecoder.decodeOrderEvent(value, context: context)
                     orderCounts[Int(event.type.rawValue)] += 1
-                    payload = .order(event)
+                    pair.orders.events.append(PendingEvent(event: event, offset: record.offset, createTime_ms: context.timestamp_ms))
                 case .couriers:
+                    pair.couriers.nextOffset = record.offset + 1
                     let ping = try EventDecoder.decodeCourierPing(value, context: context)
                     pingCounts[Int(ping.status.rawValue)] += 1
-                    payload = .ping(ping)
+                    pair.couriers.events.append(PendingEvent(event: ping, offset: record.offset, createTime_ms: context.timestamp_ms))
                 }
-                pair[side].events.append(PendingEvent(payload: payload, offset: record.offset,
-                                                      createTime_ms: record.timestamp_ms))
             } catch {
                 // Dead-lettered when first read; a replay of it was dead-lettered before.
-                if record.offset >= pair[side].replayEnd { try deadLetter(record, error) }
+                if record.offset >= pair.replayEnd(side) { try deadLetter(record, error) }
             }
         }
         for (index, count) in orderCounts.enumerated() where count > 0 {
@@ -379,8 +376,14 @@ public final class Engine: @unchecked Sendable {
 
     /// Applies the pair's events in event-time order, as far as the merge allows.
     private func drain(_ pair: PartitionPair) throws {
-        var applied = 0
-        defer { if applied > 0 { status.addApplied(applied) } }
+        var cursor = DrainCursor(replayEnd: (pair.orders.replayEnd, pair.couriers.replayEnd))
+        defer {
+            if cursor.applied > 0 {
+                status.addApplied(cursor.applied)
+                pair.hasUnrefreshedEvents = true
+                pair.lastCreateTime_ms = cursor.lastCreateTime_ms
+            }
+        }
         // Asked at most once per side per drain: the watermark lookup takes librdkafka's
         // locks, and nothing fetched arrives while draining.
         var readToEnd: (orders: Bool?, couriers: Bool?) = (nil, nil)
@@ -394,37 +397,10 @@ public final class Engine: @unchecked Sendable {
                 return readToEnd.couriers!
             }
         }
-        // Consecutive events are mostly of one market: compare ids before hashing one.
-        var currentID: Identifier?
-        var currentMarket: MarketBox?
-        while let (event, side) = pair.next(isReadToEnd: isReadToEnd) {
-            applied += 1
-            let market: MarketBox
-            if currentID == event.marketID, let currentMarket {
-                market = currentMarket
-            } else {
-                market = self.market(event.marketID, in: pair)
-                currentID = event.marketID
-                currentMarket = market
-            }
-            // One access to the market's state per event (each access to a class's stored
-            // property is checked at run time).
-            let zones = market.withState { state in
-                switch event.payload {
-                case .order(let order): state.apply(order)
-                case .ping(let ping): state.apply(ping)
-                }
-                return state.takePublishedZones()
-            }
-            pair.hasUnrefreshedEvents = true
-            pair.lastCreateTime_ms = event.createTime_ms
-            // A refresh publishes what the events before this one made; while replaying
-            // those were published (or will be recovered) already.
-            guard !zones.isEmpty && event.offset >= pair[side].replayEnd else { continue }
-            if isCatchingUp(pair, side) {
-                pair.deferPublication(of: zones)
-            } else {
-                try publish(zones, createTime_ms: event.createTime_ms)
+        while let side = pair.nextSide(isReadToEnd: isReadToEnd) {
+            switch side {
+            case .orders: try apply(pair.orders.events.removeFirst(), from: .orders, of: pair, &cursor)
+            case .couriers: try apply(pair.couriers.events.removeFirst(), from: .couriers, of: pair, &cursor)
             }
         }
         if !pair.deferredZones.isEmpty && !isCatchingUp(pair, .orders) && !isCatchingUp(pair, .couriers) {
@@ -432,9 +408,53 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// What one drain carries from event to event.
+    private struct DrainCursor {
+        /// Per side; fixed while draining.
+        let replayEnd: (orders: Int64, couriers: Int64)
+        var applied = 0
+        var lastCreateTime_ms: Int64 = 0
+        // Consecutive events are mostly of one market: compare ids before hashing one.
+        var currentID: Identifier?
+        var currentMarket: MarketBox?
+
+        init(replayEnd: (orders: Int64, couriers: Int64)) {
+            self.replayEnd = replayEnd
+        }
+    }
+
+    @inline(__always)
+    private func apply<Event: MarketEvent>(_ pending: PendingEvent<Event>, from side: PartitionPair.SideName,
+                                           of pair: PartitionPair, _ cursor: inout DrainCursor) throws {
+        cursor.applied += 1
+        cursor.lastCreateTime_ms = pending.createTime_ms
+        let market: MarketBox
+        if cursor.currentID == pending.event.marketID, let current = cursor.currentMarket {
+            market = current
+        } else {
+            market = self.market(pending.event.marketID, in: pair)
+            cursor.currentID = pending.event.marketID
+            cursor.currentMarket = market
+        }
+        // One access to the market's state per event (each access to a class's stored
+        // property is checked at run time).
+        let zones = market.withState { state -> [GeohashCell]? in
+            pending.event.apply(to: &state)
+            return state.hasPublishedZones ? state.takePublishedZones() : nil
+        }
+        // A refresh publishes what the events before this one made; while replaying
+        // those were published (or will be recovered) already.
+        guard let zones, pending.offset >= (side == .orders ? cursor.replayEnd.orders : cursor.replayEnd.couriers) else { return }
+        if isCatchingUp(pair, side) {
+            pair.deferPublication(of: zones)
+        } else {
+            try publish(zones, createTime_ms: pending.createTime_ms)
+        }
+    }
+
     private func isCatchingUp(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
-        guard pair[side].isAssigned, let next = pair[side].nextOffset, let marks = watermarks(pair, side) else { return false }
-        return marks.high - next + Int64(pair[side].events.count) > Int64(settings.catchUpLag)
+        guard pair.isAssigned(side), let next = pair.nextOffset(side), let marks = watermarks(pair, side) else { return false }
+        return marks.high - next + Int64(pair.bufferedCount(side)) > Int64(settings.catchUpLag)
     }
 
     /// Sends what catching-up pairs held back, so that a checkpoint taken next covers it.
@@ -446,7 +466,7 @@ public final class Engine: @unchecked Sendable {
 
     private func isReadToEnd(_ pair: PartitionPair, _ side: PartitionPair.SideName) -> Bool {
         guard let marks = watermarks(pair, side) else { return false }
-        guard let next = pair[side].nextOffset else { return marks.high <= marks.low }
+        guard let next = pair.nextOffset(side) else { return marks.high <= marks.low }
         return next >= marks.high
     }
 
@@ -614,7 +634,7 @@ public final class Engine: @unchecked Sendable {
             for side in [PartitionPair.SideName.orders, .couriers] {
                 guard let gauge = lagGauges[TopicPartition(topic(of: side), pair.partition)],
                       let marks = watermarks(pair, side) else { continue }
-                gauge.record(max(0, marks.high - (pair[side].resumeOffset ?? marks.low)))
+                gauge.record(max(0, marks.high - (pair.resumeOffset(side) ?? marks.low)))
             }
         }
         metrics.restaurants.record(restaurants)

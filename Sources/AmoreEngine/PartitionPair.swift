@@ -1,33 +1,28 @@
 import AmoreCore
 import DequeModule
 
-/// One input event decoded and waiting for its turn in the merge.
-struct PendingEvent {
-    enum Payload {
-        /// Boxed: an order event (four identifiers) is twice a ping's size, and pings are
-        /// nearly every event; unboxed, every ping would be copied at an order's size.
-        indirect case order(OrderEvent)
-        case ping(CourierPing)
-    }
+/// What the merge needs of an input event, and how it changes its market.
+protocol MarketEvent {
+    var eventTime_ms: Int64 { get }
+    var marketID: Identifier { get }
+    func apply(to state: inout MarketState)
+}
 
-    var payload: Payload
+extension OrderEvent: MarketEvent {
+    func apply(to state: inout MarketState) { state.apply(self) }
+}
+
+extension CourierPing: MarketEvent {
+    func apply(to state: inout MarketState) { state.apply(self) }
+}
+
+/// One input event decoded and waiting for its turn in the merge. Each side holds its
+/// own event type: plain values, copied without reference counting or a box.
+struct PendingEvent<Event: MarketEvent> {
+    var event: Event
     var offset: Int64
     /// The record's timestamp (CreateTime): where the event-to-publication delay starts.
     var createTime_ms: Int64
-
-    var eventTime_ms: Int64 {
-        switch payload {
-        case .order(let event): event.eventTime_ms
-        case .ping(let ping): ping.eventTime_ms
-        }
-    }
-
-    var marketID: Identifier {
-        switch payload {
-        case .order(let event): event.marketID
-        case .ping(let ping): ping.marketID
-        }
-    }
 }
 
 /// A market's state in a box, so that a dictionary can hold it (`MarketState` is
@@ -55,8 +50,8 @@ final class MarketBox {
 /// other (the delay stays small when a partition goes quiet); replaying input that is
 /// already in Kafka always gives the same order.
 final class PartitionPair {
-    struct Side {
-        var events = Deque<PendingEvent>()
+    struct Side<Event: MarketEvent> {
+        var events = Deque<PendingEvent<Event>>()
         /// The offset after the last record fetched; nil before the first.
         var nextOffset: Int64?
         /// Records before this offset were processed before (committed): they are
@@ -71,13 +66,21 @@ final class PartitionPair {
             if let nextOffset { return max(nextOffset, replayEnd) }
             return replayEnd > 0 ? replayEnd : nil
         }
+
+        /// Forgets what is buffered and resumes, when the side comes back, at the first
+        /// event not applied.
+        mutating func release() {
+            nextOffset = resumeOffset
+            events.removeAll()
+            isAssigned = false
+        }
     }
 
     enum SideName { case orders, couriers }
 
     let partition: Int32
-    var orders = Side()
-    var couriers = Side()
+    var orders = Side<OrderEvent>()
+    var couriers = Side<CourierPing>()
     var markets: [Identifier: MarketBox] = [:]
     /// Wall clock (ns, monotonic) of the last record fetched for either side.
     var lastInput_ns: UInt64 = 0
@@ -105,30 +108,38 @@ final class PartitionPair {
         self.partition = partition
     }
 
-    subscript(side: SideName) -> Side {
-        get { side == .orders ? orders : couriers }
-        _modify {
-            if side == .orders { yield &orders } else { yield &couriers }
+    /// The side's bookkeeping, for callers that name the side at run time.
+    func isAssigned(_ side: SideName) -> Bool { side == .orders ? orders.isAssigned : couriers.isAssigned }
+    func nextOffset(_ side: SideName) -> Int64? { side == .orders ? orders.nextOffset : couriers.nextOffset }
+    func replayEnd(_ side: SideName) -> Int64 { side == .orders ? orders.replayEnd : couriers.replayEnd }
+    func resumeOffset(_ side: SideName) -> Int64? { side == .orders ? orders.resumeOffset : couriers.resumeOffset }
+    func bufferedCount(_ side: SideName) -> Int { side == .orders ? orders.events.count : couriers.events.count }
+
+    /// The side is this instance's; a side new to it replays up to `committed` first.
+    func assign(_ side: SideName, committed: Int64) {
+        switch side {
+        case .orders:
+            orders.isAssigned = true
+            if orders.nextOffset == nil { orders.replayEnd = max(0, committed) }
+        case .couriers:
+            couriers.isAssigned = true
+            if couriers.nextOffset == nil { couriers.replayEnd = max(0, committed) }
         }
     }
 
-    /// Takes the next event in event-time order, or nil when the merge must wait.
-    /// `isReadToEnd(side)` says whether a side with nothing buffered has been fetched to
-    /// its partition's end.
-    func next(isReadToEnd: (SideName) -> Bool) -> (event: PendingEvent, side: SideName)? {
-        // Only the heads' times are read in place: an event is a few hundred bytes, and
-        // copying both heads per event showed in profiles.
+    /// The side whose head event comes next in event-time order, or nil when the merge
+    /// must wait. `isReadToEnd(side)` says whether a side with nothing buffered has been
+    /// fetched to its partition's end.
+    func nextSide(isReadToEnd: (SideName) -> Bool) -> SideName? {
+        // Only the heads' times are read, in place.
         switch (Self.headTime_ms(orders.events), Self.headTime_ms(couriers.events)) {
         case let (order?, ping?):
             // Ties go to orders: a deterministic rule, any one would do.
-            return order <= ping
-                ? (orders.events.removeFirst(), .orders) : (couriers.events.removeFirst(), .couriers)
+            return order <= ping ? .orders : .couriers
         case (.some, nil):
-            guard !couriers.isAssigned || isReadToEnd(.couriers) else { return nil }
-            return (orders.events.removeFirst(), .orders)
+            return !couriers.isAssigned || isReadToEnd(.couriers) ? .orders : nil
         case (nil, .some):
-            guard !orders.isAssigned || isReadToEnd(.orders) else { return nil }
-            return (couriers.events.removeFirst(), .couriers)
+            return !orders.isAssigned || isReadToEnd(.orders) ? .couriers : nil
         case (nil, nil):
             return nil
         }
@@ -136,7 +147,7 @@ final class PartitionPair {
 
     var bufferedCount: Int { orders.events.count + couriers.events.count }
 
-    private static func headTime_ms(_ events: Deque<PendingEvent>) -> Int64? {
-        events.isEmpty ? nil : events[events.startIndex].eventTime_ms
+    private static func headTime_ms<Event>(_ events: Deque<PendingEvent<Event>>) -> Int64? {
+        events.isEmpty ? nil : events[events.startIndex].event.eventTime_ms
     }
 }

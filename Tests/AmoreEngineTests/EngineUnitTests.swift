@@ -55,12 +55,29 @@ import Testing
         #expect(ledger.acknowledge(Self.delivered(token), now_ms: created + 12) == 12)
     }
 
-    static func ping(_ time_ms: Int64, offset: Int64) -> PendingEvent {
-        PendingEvent(payload: .ping(Scenario.ping("K", north_m: 0, at: time_ms)), offset: offset, createTime_ms: time_ms)
+    static func ping(_ time_ms: Int64, offset: Int64) -> PendingEvent<CourierPing> {
+        PendingEvent(event: Scenario.ping("K", north_m: 0, at: time_ms), offset: offset, createTime_ms: time_ms)
     }
 
-    static func order(_ time_ms: Int64, offset: Int64) -> PendingEvent {
-        PendingEvent(payload: .order(Scenario.order("o", at: "A", .placed, time_ms)), offset: offset, createTime_ms: time_ms)
+    static func order(_ time_ms: Int64, offset: Int64) -> PendingEvent<OrderEvent> {
+        PendingEvent(event: Scenario.order("o", at: "A", .placed, time_ms), offset: offset, createTime_ms: time_ms)
+    }
+
+    /// Takes events in the merge's order until it must wait, as the engine's drain does.
+    static func takeAll(_ pair: PartitionPair, _ isReadToEnd: (PartitionPair.SideName) -> Bool)
+        -> [(time_ms: Int64, offset: Int64, side: PartitionPair.SideName)] {
+        var taken: [(Int64, Int64, PartitionPair.SideName)] = []
+        while let side = pair.nextSide(isReadToEnd: isReadToEnd) {
+            switch side {
+            case .orders:
+                let pending = pair.orders.events.removeFirst()
+                taken.append((pending.event.eventTime_ms, pending.offset, side))
+            case .couriers:
+                let pending = pair.couriers.events.removeFirst()
+                taken.append((pending.event.eventTime_ms, pending.offset, side))
+            }
+        }
+        return taken
     }
 
     @Test func aPairAppliesEventsInEventTimeOrderAndWaitsForASideThatMayHoldAnEarlierOne() {
@@ -69,30 +86,29 @@ import Testing
         pair.couriers.isAssigned = true
         pair.orders.events.append(contentsOf: [Self.order(1_000, offset: 0), Self.order(3_000, offset: 1)])
         pair.couriers.events.append(contentsOf: [Self.ping(1_000, offset: 0), Self.ping(2_000, offset: 1)])
-        var taken: [(Int64, PartitionPair.SideName)] = []
         let ordersAtEnd = false
         var couriersAtEnd = false
         let atEnd = { (side: PartitionPair.SideName) in side == .orders ? ordersAtEnd : couriersAtEnd }
-        while let (event, side) = pair.next(isReadToEnd: atEnd) { taken.append((event.eventTime_ms, side)) }
+        let taken = Self.takeAll(pair, atEnd)
         // Ties go to orders; the order at 3,000 waits: couriers may still hold a ping before it.
-        #expect(taken.map(\.0) == [1_000, 1_000, 2_000])
-        #expect(taken.map(\.1) == [.orders, .couriers, .couriers])
+        #expect(taken.map(\.time_ms) == [1_000, 1_000, 2_000])
+        #expect(taken.map(\.side) == [.orders, .couriers, .couriers])
         #expect(pair.orders.events.count == 1)
         // Couriers read to their end: nothing can come before it any more.
         couriersAtEnd = true
-        #expect(pair.next(isReadToEnd: atEnd)?.event.eventTime_ms == 3_000)
-        #expect(pair.next(isReadToEnd: atEnd) == nil)
+        #expect(Self.takeAll(pair, atEnd).map(\.time_ms) == [3_000])
+        #expect(pair.nextSide(isReadToEnd: atEnd) == nil)
     }
 
     @Test func aSideThisInstanceWasNotGivenHoldsNothingBack() {
         let pair = PartitionPair(partition: 2)
         pair.couriers.isAssigned = true
         pair.couriers.events.append(Self.ping(5_000, offset: 7))
-        #expect(pair.next(isReadToEnd: { _ in false })?.event.offset == 7)
+        #expect(Self.takeAll(pair, { _ in false }).map(\.offset) == [7])
     }
 
     @Test func aPairResumesAtItsFirstUnappliedOffsetAndNeverBeforeItsReplayEnd() {
-        var side = PartitionPair.Side()
+        var side = PartitionPair.Side<CourierPing>()
         #expect(side.resumeOffset == nil)
         side.replayEnd = 40
         #expect(side.resumeOffset == 40)
@@ -101,6 +117,13 @@ import Testing
         side.nextOffset = 60
         #expect(side.resumeOffset == 60)
         side.events.append(Self.ping(1, offset: 52))
+        #expect(side.resumeOffset == 52)
+        // Given up in a rebalance: what was buffered is dropped, and fetched again from
+        // its first offset if the side comes back (not from after the last one fetched).
+        side.isAssigned = true
+        side.release()
+        #expect(side.events.isEmpty && !side.isAssigned)
+        #expect(side.nextOffset == 52)
         #expect(side.resumeOffset == 52)
     }
 }

@@ -147,6 +147,9 @@ public struct MarketState: ~Copyable {
         }
     }
 
+    /// Whether zones were published since the last `takePublishedZones()`.
+    public var hasPublishedZones: Bool { !published.isEmpty }
+
     /// The zones published since the last call, in publication order (each once per
     /// publication); their rankings are on the board.
     public mutating func takePublishedZones() -> [GeohashCell] {
