@@ -381,30 +381,31 @@ public struct MarketState: ~Copyable {
     /// marked for a publication check only when the restaurant was or is among the
     /// entries published (a move among the ones below leaves those as they were).
     private mutating func reposition(_ index: Int, in zone: Int) {
-        // Taken out (still unique, no copy) so that the restaurants can be read meanwhile.
-        var members = zones[zone].members
-        zones[zone].members = []
-        let board = board
-        var touchesPublished = true
+        // The zone's members are changed in place while the restaurants are read: two
+        // stored properties, so no copy and no reference counting.
+        if Self.moveIntoPlace(index, &zones[zone].members, restaurants, board) { mark(Int32(zone)) }
+    }
+
+    /// Whether the restaurant was or is among the first `board.maxEntriesPerZone`.
+    private static func moveIntoPlace(_ index: Int, _ members: inout [UInt32], _ restaurants: [Restaurant],
+                                      _ board: RankingBoard) -> Bool {
         restaurants.withUnsafeBufferPointer { restaurants in
             members.withUnsafeMutableBufferPointer { members in
-                guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return }
+                guard var position = members.firstIndex(where: { Int($0 & 0xFFFF) == index }) else { return true }
                 let start = position
                 let moving = members[position]
-                while position > 0 && Self.precedes(moving, members[position - 1], restaurants, board) {
+                while position > 0 && precedes(moving, members[position - 1], restaurants, board) {
                     members[position] = members[position - 1]
                     position -= 1
                 }
-                while position + 1 < members.count && Self.precedes(members[position + 1], moving, restaurants, board) {
+                while position + 1 < members.count && precedes(members[position + 1], moving, restaurants, board) {
                     members[position] = members[position + 1]
                     position += 1
                 }
                 members[position] = moving
-                touchesPublished = min(start, position) < board.maxEntriesPerZone
+                return min(start, position) < board.maxEntriesPerZone
             }
         }
-        zones[zone].members = members
-        if touchesPublished { mark(Int32(zone)) }
     }
 
     /// Ranking order: delivery ETA, then carry-out time, then restaurant id, so that ties
