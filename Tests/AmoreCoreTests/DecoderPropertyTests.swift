@@ -95,7 +95,8 @@ import Testing
 
     static func decodePing(_ bytes: [UInt8], key: Identifier) -> CourierPing? { decode(bytes, key: key, EventDecoder.decodeCourierPing) }
 
-    /// 3,000 generated events: respelled, each decodes to itself; mutated three times each,
+    /// 3,000 generated events: respelled, each decodes to itself; respelled and as encoded
+    /// (fields in contract order, the decoder's fast path) mutated three times each,
     /// whatever still decodes re-encodes to an equal event. Returns how many mutants decoded.
     static func respellAndMutate<Event: Equatable>(seed: UInt64, generate: (inout SplitMix64) -> Event,
                                                    encode: (Event) -> [UInt8], key: (Event) -> Identifier,
@@ -106,8 +107,9 @@ import Testing
             let event = generate(&random)
             let respelled = respell(encode(event), &random)
             #expect(decode(respelled, key: key(event), decoder) == event, "\(String(decoding: respelled, as: UTF8.self))")
-            for _ in 0..<3 {
-                let mutated = mutate(respelled, &random)
+            let encoded = encode(event)
+            for source in [respelled, respelled, respelled, encoded, encoded, encoded] {
+                let mutated = mutate(source, &random)
                 guard let decoded = decode(mutated, key: key(event), decoder) else { continue }
                 accepted += 1
                 #expect(decode(encode(decoded), key: key(decoded), decoder) == decoded)

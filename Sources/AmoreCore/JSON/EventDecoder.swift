@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where a record came from, for the checks a document cannot make about itself.
 public struct RecordContext {
     /// The Kafka key: must equal the payload's market (orders, couriers) or restaurant
@@ -139,8 +133,8 @@ public enum EventDecoder {
             if try reader.peek() != UInt8(ascii: "{") {
                 throw JSONReader.Failure(reason: .notAnObject, message: "the document is not a JSON object")
             }
-            try reader.readObject(depth: 1) { key, reader in
-                guard let field = match(key, fields) else {
+            try reader.readObject(depth: 1, fields: fields) { field, reader in
+                guard let field else {
                     current = nil
                     try reader.skipValue(depth: 2)
                     return
@@ -163,20 +157,6 @@ public enum EventDecoder {
         }
     }
 
-    @inline(__always)
-    static func match(_ key: UnsafeRawBufferPointer, _ fields: [StaticString]) -> Int? {
-        guard let first = key.first else { return nil }
-        for index in fields.indices {
-            let name = fields[index]
-            // Length and first byte rule out nearly every other name before comparing.
-            if name.utf8CodeUnitCount == key.count, name.utf8Start.pointee == first,
-               memcmp(name.utf8Start, key.baseAddress!, key.count) == 0 {
-                return index
-            }
-        }
-        return nil
-    }
-
     /// The first required field (in contract order) that `seen` lacks is missing.
     @inline(__always)
     static func requireFields(_ seen: UInt32, _ required: UInt32, _ fields: [StaticString]) throws(EventRejection) {
@@ -188,7 +168,7 @@ public enum EventDecoder {
     static func checkKey(_ context: RecordContext, equals identifier: Identifier, field: String) throws(EventRejection) {
         let matches = identifier.withBytes { payload in
             guard let key = context.key, key.count == payload.count else { return false }
-            return memcmp(key.baseAddress!, payload.baseAddress!, key.count) == 0
+            return JSONReader.equalBytes(key.baseAddress!, payload.baseAddress!, count: key.count)
         }
         if !matches {
             let keyText = context.key.map { "'\(String(decoding: $0, as: UTF8.self))'" } ?? "no key"
@@ -292,7 +272,7 @@ extension JSONReader {
         guard try peek() == UInt8(ascii: "\"") else { try mismatch("expected a string") }
         return try withUnsafeTemporaryAllocation(byteCount: 32, alignment: 1) { scratch in
             let text = try readString(scratch: scratch, overflow: .empty)
-            guard let index = EventDecoder.match(text, names) else {
+            guard let index = JSONReader.index(of: text, in: names) else {
                 throw Failure(reason: .unknownEnumValue,
                               message: "'\(String(decoding: text, as: UTF8.self).prefix(32))' is not one of \(names.map { "\($0)" }.joined(separator: ", "))")
             }

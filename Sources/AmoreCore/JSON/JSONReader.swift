@@ -76,19 +76,30 @@ struct JSONReader {
 
     // MARK: objects
 
-    /// Reads `{ "key": value, ... }`, calling `member` with each key (decoded, valid only
-    /// during the call); `member` must consume the value.
+    /// Reads `{ "key": value, ... }`, calling `member` with each key's index in `fields`
+    /// (nil for a key not among them); `member` must consume the value.
+    ///
+    /// Producers write a contract's fields in one order, so the field after the last one
+    /// matched is tried first, straight from the document; any other spelling of a name
+    /// (escapes, another order) takes the general path and means the same.
     @inline(__always)
-    mutating func readObject(depth: Int, _ member: (UnsafeRawBufferPointer, inout JSONReader) throws -> Void) throws {
+    mutating func readObject(depth: Int, fields: [StaticString], _ member: (Int?, inout JSONReader) throws -> Void) throws {
         guard depth <= Self.maxDepth else { throw Failure(reason: .tooDeep, message: "nesting deeper than \(Self.maxDepth) levels") }
         try expect(UInt8(ascii: "{"))
         if try peek() == UInt8(ascii: "}") { index += 1; return }
+        var predicted = 0
         try withUnsafeTemporaryAllocation(byteCount: 128, alignment: 1) { scratch in
             while true {
                 guard try peek() == UInt8(ascii: "\"") else { throw unexpected("a member name") }
-                let key = try readString(scratch: scratch, overflow: .empty)
+                let field: Int?
+                if predicted < fields.count, skipName(fields[predicted]) {
+                    field = predicted
+                } else {
+                    field = Self.index(of: try readString(scratch: scratch, overflow: .empty), in: fields)
+                }
+                if let field { predicted = field + 1 }
                 try expect(UInt8(ascii: ":"))
-                try member(key, &self)
+                try member(field, &self)
                 switch try peek() {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"): index += 1; return
@@ -96,6 +107,50 @@ struct JSONReader {
                 }
             }
         }
+    }
+
+    /// Consumes `"name"` (the opening quote at `index`) if that is exactly what is there.
+    @inline(__always)
+    private mutating func skipName(_ name: StaticString) -> Bool {
+        let length = name.utf8CodeUnitCount
+        let end = index + 1 + length
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\""),
+              Self.equalBytes(UnsafeRawPointer(name.utf8Start), bytes.baseAddress! + index + 1, count: length) else { return false }
+        index = end + 1
+        return true
+    }
+
+    /// The index of `text` in `names`, nil if it is not there.
+    @inline(__always)
+    static func index(of text: UnsafeRawBufferPointer, in names: [StaticString]) -> Int? {
+        guard let first = text.first else { return nil }
+        for position in names.indices {
+            let name = names[position]
+            // Length and first byte rule out nearly every other name before comparing.
+            if name.utf8CodeUnitCount == text.count, name.utf8Start.pointee == first,
+               equalBytes(UnsafeRawPointer(name.utf8Start), text.baseAddress!, count: text.count) {
+                return position
+            }
+        }
+        return nil
+    }
+
+    /// Whether `count` bytes at `a` and at `b` are equal: a word at a time (names and
+    /// keys are short; a `memcmp` call costs more than the comparison).
+    @inline(__always)
+    static func equalBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+        var offset = 0
+        while offset + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            offset += 8
+        }
+        while offset < count {
+            if a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) { return false }
+            offset += 1
+        }
+        return true
     }
 
     /// Reads `[ value, ... ]`, calling `element` for each; it must consume the value.
@@ -118,7 +173,7 @@ struct JSONReader {
     /// Skips any value, validating it.
     mutating func skipValue(depth: Int) throws {
         switch try peek() {
-        case UInt8(ascii: "{"): try readObject(depth: depth) { _, reader in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "{"): try readObject(depth: depth, fields: []) { _, reader in try reader.skipValue(depth: depth + 1) }
         case UInt8(ascii: "["): try readArray(depth: depth) { _, reader in try reader.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"): try readLiteral("true")
