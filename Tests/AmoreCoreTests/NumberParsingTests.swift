@@ -17,12 +17,28 @@ import Glibc
         }
     }
 
+    /// The decoder's fast path for doubles: nil, with nothing consumed, when it leaves the
+    /// number to `readNumber`.
+    private func plainDecimalValue(_ text: String) -> Double? {
+        var bytes = text
+        return bytes.withUTF8 { bytes in
+            var reader = JSONReader(UnsafeRawBufferPointer(bytes))
+            let value = reader.readPlainDecimal()
+            #expect(value == nil ? reader.index == 0 : reader.atEnd, "\(text): consumed \(reader.index) bytes")
+            return value
+        }
+    }
+
     private func strtodValue(_ text: String) -> Double { strtod(text, nil) }
 
+    /// Both the general reader and the fast path (where it takes the number).
     private func expectSameBits(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let got = try readerValue(text)
         let want = strtodValue(text)
         #expect(got.bitPattern == want.bitPattern, "\(text): \(got) vs strtod \(want)", sourceLocation: sourceLocation)
+        if let plain = plainDecimalValue(text) {
+            #expect(plain.bitPattern == want.bitPattern, "\(text): fast path \(plain) vs strtod \(want)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test func randomDecimalsMatchStrtodBitForBit() throws {
@@ -55,6 +71,7 @@ import Glibc
             let latitude = Double(random.next() % (1 << 53)) / Double(1 << 53) * 180 - 90
             let text = "\(latitude)"
             #expect(try readerValue(text).bitPattern == latitude.bitPattern, "\(text)")
+            #expect(text.contains("e") || plainDecimalValue(text) != nil, "\(text) takes the fast path")
             try expectSameBits(text)
         }
     }
@@ -76,6 +93,21 @@ import Glibc
         #expect(try readerValue("9007199254740995") == 9_007_199_254_740_996)
         #expect(try readerValue("4503599627370496.5") == 4_503_599_627_370_496)
         #expect(try readerValue("4503599627370497.5") == 4_503_599_627_370_498)
+    }
+
+    @Test func theFastPathTakesPlainDecimalsOnlyAndLeavesTheRestToTheGeneralReader() throws {
+        for text in ["1.5e3", "1E2", "01.5", "-", "1.", ".5", "-.5", "+1", "12345678901234567890.5", "12345678901234567890",
+                     "0.00000000000000000000000000001", "x"] {
+            #expect(plainDecimalValue(text) == nil, "\(text)")
+        }
+        // Hand-checked values, the last two exact halfway points (ties to even).
+        let expected: [(String, Double)] = [("0", 0), ("-0.5", -0.5), ("180", 180), ("359.99", 359.99),
+                                            ("1234567890123456789", 1_234_567_890_123_456_768), ("0.0001234567890123456789", 0.0001234567890123456789),
+                                            ("4503599627370496.5", 4_503_599_627_370_496), ("4503599627370497.5", 4_503_599_627_370_498)]
+        for (text, value) in expected {
+            #expect(plainDecimalValue(text) == value, "\(text)")
+            try expectSameBits(text)
+        }
     }
 
     @Test func exponentRangeEdgesAndBeyond() throws {

@@ -255,7 +255,7 @@ extension JSONReader {
     }
 
     mutating func readDouble(in range: ClosedRange<Double>, upperExclusive: Bool = false) throws -> Double {
-        let value = try readNumberValue().double
+        let value = try readPlainDecimal() ?? readNumberValue().double
         guard range.contains(value), !(upperExclusive && value == range.upperBound) else {
             throw Failure(reason: .outOfRange, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)\(upperExclusive ? " (exclusive)" : "")")
         }

@@ -382,6 +382,63 @@ struct JSONReader {
         }
     }
 
+    /// The usual spelling of a coordinate or speed, `-?(0|[1-9][0-9]*)(.[0-9]+)?` with at
+    /// most 19 significant digits, as the correctly rounded Double; nil, with nothing consumed, for
+    /// any other spelling (which `readNumber` then reads, or rejects).
+    @inline(__always)
+    mutating func readPlainDecimal() -> Double? {
+        skipWhitespace()
+        var position = index
+        let negative = position < bytes.count && bytes[position] == UInt8(ascii: "-")
+        if negative { position += 1 }
+        // Up to 19 digits fit in the mantissa; longer ones wrap and are refused below.
+        var mantissa: UInt64 = 0
+        let integerStart = position
+        while position < bytes.count {
+            let digit = bytes[position] &- UInt8(ascii: "0")
+            if digit >= 10 { break }
+            mantissa = mantissa &* 10 &+ UInt64(digit)
+            position += 1
+        }
+        let integerDigits = position - integerStart
+        guard integerDigits >= 1, integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { return nil }
+        var fractionDigits = 0
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            let fractionStart = position
+            while position < bytes.count {
+                let digit = bytes[position] &- UInt8(ascii: "0")
+                if digit >= 10 { break }
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                position += 1
+            }
+            fractionDigits = position - fractionStart
+            guard fractionDigits >= 1 else { return nil }
+        }
+        if integerDigits + fractionDigits > 19 {
+            // Zeros before the first other digit (0.000123) add nothing to the mantissa.
+            var zeros = 0
+            var scan = integerStart
+            while scan < position, bytes[scan] == UInt8(ascii: "0") || bytes[scan] == UInt8(ascii: ".") {
+                if bytes[scan] == UInt8(ascii: "0") { zeros += 1 }
+                scan += 1
+            }
+            guard integerDigits + fractionDigits - zeros <= 19 else { return nil }
+        }
+        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") { return nil }
+        let value: Double
+        if mantissa < 1 << 53, fractionDigits <= 22 {
+            // Exact: both operands are exactly representable, one rounding.
+            value = Double(mantissa) / Self.powerOf10(fractionDigits)
+        } else if let nearest = DecimalToDouble.value(mantissa: mantissa, exponent: -fractionDigits) {
+            value = nearest
+        } else {
+            return nil
+        }
+        index = position
+        return negative ? -value : value
+    }
+
     /// Reads a number (RFC 8259 grammar). Integers without fraction or exponent that fit
     /// in Int64 stay exact; others become the correctly rounded Double: one exact
     /// operation when it suffices, else `DecimalToDouble`, else `strtod`.
