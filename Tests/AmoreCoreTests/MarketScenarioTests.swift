@@ -188,4 +188,34 @@ import Testing
         #expect(first.counters.publications > 2 * first.rankings.count)
         #expect(first.counters.orders[.applied] > 1_000 && first.counters.pings[.applied] > 80_000)
     }
+    /// Dense zones (a few hundred restaurants each, more than a ranking holds): every zone
+    /// on the board, whenever it was last published, lists its entries in ranking order
+    /// (delivery ETA, then carry-out, then restaurant id), and every zone stays
+    /// ranked as restaurants join (a binary insertion each) and move (estimates change).
+    @Test func everyPublishedRankingIsInRankingOrder() throws {
+        var settings = MarketSimulator.Settings()
+        settings.restaurants = 400
+        settings.couriers = 3_000
+        var simulator = MarketSimulator(settings: settings)
+        let board = RankingBoard()
+        var market = MarketState(marketID: settings.marketID, board: board)
+        for profile in simulator.profiles { market.apply(profile) }
+        var published = Set<GeohashCell>()
+        simulator.run(until: settings.start_ms + 180_000) { event in
+            market.apply(event)
+            published.formUnion(market.takePublishedZones())
+        }
+        var full = 0
+        for zone in published {
+            let entries = try #require(board.snapshot(of: zone)).entries.map { $0 }
+            if entries.count == board.maxEntriesPerZone { full += 1 }
+            for (a, b) in zip(entries, entries.dropFirst()) {
+                let key = { (entry: RankedRestaurant) in (entry.deliveryETA_s, entry.carryOutReady_s) }
+                let inOrder = key(a) < key(b)
+                    || (key(a) == key(b) && board.identifier(at: a.restaurant) < board.identifier(at: b.restaurant))
+                #expect(inOrder, "zone \(zone): \(a) before \(b)")
+            }
+        }
+        #expect(full > 20, "zones with more restaurants than a ranking holds")
+    }
 }

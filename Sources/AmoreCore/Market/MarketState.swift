@@ -321,8 +321,7 @@ public struct MarketState: ~Copyable {
                 zoneIndices[cell.bits] = zone
             }
             let travel = UInt32(min(65_535, settings.eta.travel_s(distance_m: distance_m)))
-            zones[Int(zone)].members.append(UInt32(index) | travel << 16)
-            reposition(index, in: Int(zone))
+            if Self.insertInPlace(UInt32(index) | travel << 16, &zones[Int(zone)].members, restaurants, board) { mark(zone) }
             joined.append(zone)
         }
         restaurantZones[index] = ZoneList(joined)
@@ -406,6 +405,21 @@ public struct MarketState: ~Copyable {
                 return min(start, position) < board.maxEntriesPerZone
             }
         }
+    }
+
+    /// Inserts a new member where the order puts it (a binary search: a market's first
+    /// profiles join hundreds of zones each); whether it is among the entries published.
+    private static func insertInPlace(_ member: UInt32, _ members: inout [UInt32], _ restaurants: [Restaurant],
+                                      _ board: RankingBoard) -> Bool {
+        var low = 0, high = members.count
+        restaurants.withUnsafeBufferPointer { restaurants in
+            while low < high {
+                let middle = (low + high) / 2
+                if precedes(members[middle], member, restaurants, board) { low = middle + 1 } else { high = middle }
+            }
+        }
+        members.insert(member, at: low)
+        return low < board.maxEntriesPerZone
     }
 
     /// Ranking order: delivery ETA, then carry-out time, then restaurant id, so that ties
