@@ -25,9 +25,13 @@ public struct EngineSettings: Sendable {
     ///   from 400 k to 125 k records/s; with these settings, 310 k);
     /// - a broker whose long poll does not return when data arrives (the local one)
     ///   holds every fetch for `fetch.wait.max.ms`: 500 ms by default put ~200 ms into
-    ///   each record's delay; 10 ms costs at most 100 empty fetches a second when idle.
+    ///   each record's delay; 5 ms puts ~2.5 ms on average (10 ms measured ~5 ms more at
+    ///   p50 in the live benchmark) for at most 200 empty fetches a second when idle
+    ///   (the local broker idles at 5 % of a core, 3 % at 10 ms). A broker whose long
+    ///   poll works (Apache Kafka) answers as soon as data arrives: there, raise it
+    ///   (`--kafka fetch.wait.max.ms=100`) to cut idle requests at no cost in delay.
     public var consumerProperties: [String: String] = [
-        "queued.min.messages": "1000000", "fetch.queue.backoff.ms": "10", "fetch.wait.max.ms": "10",
+        "queued.min.messages": "1000000", "fetch.queue.backoff.ms": "10", "fetch.wait.max.ms": "5",
     ]
     /// librdkafka defaults for the producer of rankings and dead letters (`kafka` wins).
     /// Rankings are JSON of up to 50 entries (~13 KB) and compress ~10x: uncompressed,
