@@ -1,76 +1,121 @@
 /// Appends JSON to a byte buffer; the encoders' only building block.
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8]
+///
+/// The buffer is its own (non-copyable, so one owner frees it): a byte written is a
+/// store and a capacity check, where an `Array` append also checks uniqueness per byte
+/// (a zone's ranking is ~12 KB written in ~2,000 pieces, measured in the publisher).
+public struct JSONWriter: ~Copyable {
+    private var start: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
 
     public init(capacity: Int = 256) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 16)
+        start = .allocate(capacity: self.capacity)
+    }
+
+    deinit { start.deallocate() }
+
+    /// What has been written.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: start, count: count)) }
+
+    @inline(__always) private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(toHold: count + extra) }
+    }
+
+    @inline(never) private mutating func grow(toHold needed: Int) {
+        let larger = max(needed, 2 * capacity)
+        let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+        moved.initialize(from: start, count: count)
+        start.deallocate()
+        start = moved
+        capacity = larger
+    }
+
+    @inline(__always) private mutating func put(_ byte: UInt8) {
+        reserve(1)
+        start[count] = byte
+        count += 1
+    }
+
+    @inline(__always) private mutating func put(_ text: UnsafeRawBufferPointer) {
+        guard let base = text.baseAddress else { return }
+        reserve(text.count)
+        UnsafeMutableRawPointer(start + count).copyMemory(from: base, byteCount: text.count)
+        count += text.count
+    }
+
+    @inline(__always) private mutating func put(_ text: StaticString) {
+        put(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     @inline(__always) private mutating func separate() {
-        if let last = bytes.last, last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") {
-            bytes.append(UInt8(ascii: ","))
-        }
+        guard count > 0 else { return }
+        let last = start[count - 1]
+        if last != UInt8(ascii: "{"), last != UInt8(ascii: "["), last != UInt8(ascii: ":") { put(UInt8(ascii: ",")) }
     }
 
-    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")) }
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")) }
-    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")) }
-    public mutating func endArray() { bytes.append(UInt8(ascii: "]")) }
+    public mutating func beginObject() { separate(); put(UInt8(ascii: "{")) }
+    public mutating func endObject() { put(UInt8(ascii: "}")) }
+    public mutating func beginArray() { separate(); put(UInt8(ascii: "[")) }
+    public mutating func endArray() { put(UInt8(ascii: "]")) }
 
     /// A member name; the value follows with one of the value writers.
     public mutating func key(_ name: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        // Two appends, not an array literal: that would allocate per key.
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        put(UInt8(ascii: "\""))
+        put(name)
+        put(UInt8(ascii: "\""))
+        put(UInt8(ascii: ":"))
     }
 
     public mutating func value(_ text: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
+        put(text)
+        put(UInt8(ascii: "\""))
     }
 
     public mutating func value(_ identifier: Identifier) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        identifier.withBytes { bytes.append(contentsOf: $0) }  // the alphabet needs no escaping
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
+        identifier.withBytes { put($0) }  // the alphabet needs no escaping
+        put(UInt8(ascii: "\""))
     }
 
     /// Any text, escaped per RFC 8259.
     public mutating func value(_ text: String) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
+        let hex: StaticString = "0123456789abcdef"
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\""): put(UInt8(ascii: "\\")); put(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"): put(UInt8(ascii: "\\")); put(UInt8(ascii: "\\"))
             case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                          hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
+                put("\\u00")
+                put(hex.utf8Start[Int(byte >> 4)])
+                put(hex.utf8Start[Int(byte & 0xF)])
+            default: put(byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 
     public mutating func value(_ number: Int64) {
         separate()
-        if number == 0 { bytes.append(UInt8(ascii: "0")); return }
+        if number < 0 { put(UInt8(ascii: "-")) }
+        // Digits from the last, into a scratch of 20 (the most an Int64 has).
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         var magnitude = number.magnitude
-        if number < 0 { bytes.append(UInt8(ascii: "-")) }
-        let start = bytes.count
-        while magnitude > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            var first = scratch.count
+            repeat {
+                first -= 1
+                scratch[first] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            put(UnsafeRawBufferPointer(rebasing: scratch[first...]))
         }
-        bytes[start...].reverse()
     }
 
     public mutating func value(_ number: Int) { value(Int64(number)) }
@@ -79,38 +124,40 @@ public struct JSONWriter {
     public mutating func value(_ number: Double) {
         precondition(number.isFinite, "JSON has no infinities or NaN")
         separate()
-        bytes.append(contentsOf: number.description.utf8)
+        var text = number.description
+        text.withUTF8 { put(UnsafeRawBufferPointer($0)) }
     }
 
     public mutating func value(_ flag: Bool) {
         separate()
-        bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        put(flag ? "true" : "false")
     }
 
     public mutating func null() {
         separate()
-        bytes.append(contentsOf: "null".utf8)
+        put("null")
     }
 
     /// Standard base64 (RFC 4648, padded) of `data`, as a string value.
     public mutating func base64(_ data: UnsafeRawBufferPointer) {
         separate()
-        let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        bytes.append(UInt8(ascii: "\""))
+        let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        let symbol = { (chunk: UInt32, shift: UInt32) in alphabet.utf8Start[Int((chunk >> shift) & 63)] }
+        put(UInt8(ascii: "\""))
         var index = 0
         while index + 3 <= data.count {
             let chunk = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
-            for shift in [18, 12, 6, 0] { bytes.append(alphabet[Int((chunk >> UInt32(shift)) & 63)]) }
+            put(symbol(chunk, 18)); put(symbol(chunk, 12)); put(symbol(chunk, 6)); put(symbol(chunk, 0))
             index += 3
         }
         let rest = data.count - index
         if rest > 0 {
             let chunk = UInt32(data[index]) << 16 | (rest == 2 ? UInt32(data[index + 1]) << 8 : 0)
-            bytes.append(alphabet[Int((chunk >> 18) & 63)])
-            bytes.append(alphabet[Int((chunk >> 12) & 63)])
-            bytes.append(rest == 2 ? alphabet[Int((chunk >> 6) & 63)] : UInt8(ascii: "="))
-            bytes.append(UInt8(ascii: "="))
+            put(symbol(chunk, 18))
+            put(symbol(chunk, 12))
+            put(rest == 2 ? symbol(chunk, 6) : UInt8(ascii: "="))
+            put(UInt8(ascii: "="))
         }
-        bytes.append(UInt8(ascii: "\""))
+        put(UInt8(ascii: "\""))
     }
 }
