@@ -1,5 +1,4 @@
 import AmoreCore
-import AmoreSimulation
 import AmoreTestSupport
 import Foundation
 import Testing
@@ -85,18 +84,7 @@ import Testing
 
     /// What the core publishes for a simulated city validates against the ranking schema.
     @Test func rankingsPublishedByASimulatedMarketValidate() throws {
-        var settings = MarketSimulator.Settings()
-        settings.restaurants = 30
-        settings.couriers = 300
-        var simulator = MarketSimulator(settings: settings)
-        let board = RankingBoard()
-        var market = MarketState(marketID: settings.marketID, board: board)
-        for profile in simulator.profiles { market.apply(profile) }
-        var published = Set<GeohashCell>()
-        simulator.run(until: settings.start_ms + 120_000) { event in
-            market.apply(event)
-            published.formUnion(market.takePublishedZones())
-        }
+        let (board, published) = simulatedMarket(restaurants: 30, couriers: 300, duration_ms: 120_000)
         try #require(published.count > 20)
         var documents: [[UInt8]] = []
         for zone in published.sorted(by: { $0.bits < $1.bits }) {

@@ -193,18 +193,7 @@ import Testing
     /// (delivery ETA, then carry-out, then restaurant id), and every zone stays
     /// ranked as restaurants join (a binary insertion each) and move (estimates change).
     @Test func everyPublishedRankingIsInRankingOrder() throws {
-        var settings = MarketSimulator.Settings()
-        settings.restaurants = 400
-        settings.couriers = 3_000
-        var simulator = MarketSimulator(settings: settings)
-        let board = RankingBoard()
-        var market = MarketState(marketID: settings.marketID, board: board)
-        for profile in simulator.profiles { market.apply(profile) }
-        var published = Set<GeohashCell>()
-        simulator.run(until: settings.start_ms + 180_000) { event in
-            market.apply(event)
-            published.formUnion(market.takePublishedZones())
-        }
+        let (board, published) = simulatedMarket(restaurants: 400, couriers: 3_000, duration_ms: 180_000)
         var full = 0
         for zone in published {
             let entries = try #require(board.snapshot(of: zone)).entries.map { $0 }

@@ -233,19 +233,14 @@ extension JSONReader {
         let negative = position < bytes.count && bytes[position] == UInt8(ascii: "-")
         if negative { position += 1 }
         let firstDigit = position
-        var magnitude: Int64 = 0
-        while position < bytes.count {
-            let digit = bytes[position] &- UInt8(ascii: "0")
-            if digit >= 10 { break }
-            magnitude = magnitude &* 10 &+ Int64(digit)
-            position += 1
-        }
+        var magnitude: UInt64 = 0
+        position = readDigits(from: position, into: &magnitude)
         let digits = position - firstDigit
         let followedByNumberPart = position < bytes.count
             && (bytes[position] == UInt8(ascii: ".") || bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E"))
         if digits >= 1, digits <= 18, !(digits > 1 && bytes[firstDigit] == UInt8(ascii: "0")), !followedByNumberPart {
             index = position
-            let value = negative ? -magnitude : magnitude
+            let value = negative ? -Int64(magnitude) : Int64(magnitude)  // at most 18 digits: fits
             guard range.contains(value) else { throw Failure(reason: .outOfRange, message: "\(value) is outside \(range.lowerBound)...\(range.upperBound)") }
             return value
         }

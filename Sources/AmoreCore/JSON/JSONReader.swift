@@ -382,6 +382,20 @@ struct JSONReader {
         }
     }
 
+    /// Appends the decimal digits from `position` on to `mantissa` (wrapping past 19 of
+    /// them: callers count the digits); the position after the last.
+    @inline(__always)
+    func readDigits(from position: Int, into mantissa: inout UInt64) -> Int {
+        var position = position
+        while position < bytes.count {
+            let digit = bytes[position] &- UInt8(ascii: "0")
+            if digit >= 10 { break }
+            mantissa = mantissa &* 10 &+ UInt64(digit)
+            position += 1
+        }
+        return position
+    }
+
     /// The usual spelling of a coordinate or speed, `-?(0|[1-9][0-9]*)(.[0-9]+)?` with at
     /// most 19 significant digits, as the correctly rounded Double; nil, with nothing consumed, for
     /// any other spelling (which `readNumber` then reads, or rejects).
@@ -394,24 +408,14 @@ struct JSONReader {
         // Up to 19 digits fit in the mantissa; longer ones wrap and are refused below.
         var mantissa: UInt64 = 0
         let integerStart = position
-        while position < bytes.count {
-            let digit = bytes[position] &- UInt8(ascii: "0")
-            if digit >= 10 { break }
-            mantissa = mantissa &* 10 &+ UInt64(digit)
-            position += 1
-        }
+        position = readDigits(from: position, into: &mantissa)
         let integerDigits = position - integerStart
         guard integerDigits >= 1, integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else { return nil }
         var fractionDigits = 0
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
             let fractionStart = position
-            while position < bytes.count {
-                let digit = bytes[position] &- UInt8(ascii: "0")
-                if digit >= 10 { break }
-                mantissa = mantissa &* 10 &+ UInt64(digit)
-                position += 1
-            }
+            position = readDigits(from: position, into: &mantissa)
             fractionDigits = position - fractionStart
             guard fractionDigits >= 1 else { return nil }
         }
