@@ -376,7 +376,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Applies the pair's events in event-time order, as far as the merge allows.
     private func drain(_ pair: PartitionPair) throws {
-        var cursor = DrainCursor(replayEnd: (pair.orders.replayEnd, pair.couriers.replayEnd))
+        var cursor = DrainCursor()
         defer {
             if cursor.applied > 0 {
                 status.addApplied(cursor.applied)
@@ -410,17 +410,11 @@ public final class Engine: @unchecked Sendable {
 
     /// What one drain carries from event to event.
     private struct DrainCursor {
-        /// Per side; fixed while draining.
-        let replayEnd: (orders: Int64, couriers: Int64)
         var applied = 0
         var lastCreateTime_ms: Int64 = 0
         // Consecutive events are mostly of one market: compare ids before hashing one.
         var currentID: Identifier?
         var currentMarket: MarketBox?
-
-        init(replayEnd: (orders: Int64, couriers: Int64)) {
-            self.replayEnd = replayEnd
-        }
     }
 
     @inline(__always)
@@ -444,7 +438,7 @@ public final class Engine: @unchecked Sendable {
         }
         // A refresh publishes what the events before this one made; while replaying
         // those were published (or will be recovered) already.
-        guard let zones, pending.offset >= (side == .orders ? cursor.replayEnd.orders : cursor.replayEnd.couriers) else { return }
+        guard let zones, pending.offset >= pair.replayEnd(side) else { return }
         if isCatchingUp(pair, side) {
             pair.deferPublication(of: zones)
         } else {

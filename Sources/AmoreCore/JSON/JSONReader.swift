@@ -382,6 +382,18 @@ struct JSONReader {
         }
     }
 
+    /// `mantissa` x 10^`exponent`, correctly rounded, when no multi-precision arithmetic is
+    /// needed: one exact operation when both operands are exact doubles, else
+    /// `DecimalToDouble`; nil otherwise.
+    @inline(__always)
+    private static func nearestDouble(mantissa: UInt64, exponent: Int) -> Double? {
+        if mantissa < 1 << 53, abs(exponent) <= 22 {
+            let value = Double(mantissa)
+            return exponent < 0 ? value / powerOf10(-exponent) : value * powerOf10(exponent)
+        }
+        return DecimalToDouble.value(mantissa: mantissa, exponent: exponent)
+    }
+
     /// Appends the decimal digits from `position` on to `mantissa` (wrapping past 19 of
     /// them: callers count the digits); the position after the last.
     @inline(__always)
@@ -430,15 +442,7 @@ struct JSONReader {
             guard integerDigits + fractionDigits - zeros <= 19 else { return nil }
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") { return nil }
-        let value: Double
-        if mantissa < 1 << 53, fractionDigits <= 22 {
-            // Exact: both operands are exactly representable, one rounding.
-            value = Double(mantissa) / Self.powerOf10(fractionDigits)
-        } else if let nearest = DecimalToDouble.value(mantissa: mantissa, exponent: -fractionDigits) {
-            value = nearest
-        } else {
-            return nil
-        }
+        guard let value = Self.nearestDouble(mantissa: mantissa, exponent: -fractionDigits) else { return nil }
         index = position
         return negative ? -value : value
     }
@@ -516,13 +520,7 @@ struct JSONReader {
             }
         }
         let decimalExponent = exponent - fractionDigits + droppedIntegerDigits
-        if exact, mantissa < (1 << 53), abs(decimalExponent) <= 22 {
-            // Exact: both operands are exactly representable, one rounding.
-            var value = Double(mantissa)
-            value = decimalExponent < 0 ? value / Self.powerOf10(-decimalExponent) : value * Self.powerOf10(decimalExponent)
-            return .double(negative ? -value : value)
-        }
-        if exact, let value = DecimalToDouble.value(mantissa: mantissa, exponent: decimalExponent) {
+        if exact, let value = Self.nearestDouble(mantissa: mantissa, exponent: decimalExponent) {
             return .double(negative ? -value : value)
         }
         return .double(try slowDouble(from: start))
