@@ -51,7 +51,10 @@ import Testing
         try topics.createInputs(servers: servers, partitions: 4)
         try Self.writeScenario(InputWriter(servers: servers, topics: topics))
 
-        let engine = try EngineProcess(servers: servers, topics: topics)
+        // The local broker answers a fetch only after `fetch.wait.max.ms`: at the default
+        // (5 ms) the two profiles are read before the first poll of /readyz can see the
+        // engine unready; 200 ms keeps that window open for it.
+        let engine = try EngineProcess(servers: servers, topics: topics, extra: ["--kafka", "fetch.wait.max.ms=200"])
         // Not ready until the profiles are read; once ready, both are.
         var statuses: [Int] = []
         var profilesWhenReady = -1.0
