@@ -74,7 +74,9 @@ let package = Package(
                 "AmoreEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // The live map page, compiled into the binary: it works offline and behind a firewall.
+            resources: [.embedInCode("Resources/map.html")]
         ),
         .executableTarget(
             name: "amore",

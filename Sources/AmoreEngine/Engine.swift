@@ -364,6 +364,7 @@ public final class Engine: @unchecked Sendable {
         }
         metrics.recordsIn[settings.topics.restaurants]?[0].increment()
         if let held = profiles[profile.restaurantID], held.updatedAt_ms >= profile.updatedAt_ms { return }
+        status.restaurants.update(profile)
         if profiles.updateValue(profile, forKey: profile.restaurantID)?.marketID != profile.marketID {
             restaurantsOfMarket[profile.marketID, default: []].append(profile.restaurantID)
         }

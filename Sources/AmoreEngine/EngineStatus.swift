@@ -9,6 +9,8 @@ import Synchronization
 public final class EngineStatus: Sendable {
     /// The instance's rankings: written by the engine thread only, read by anyone.
     public let board: RankingBoard
+    /// Every restaurant profile read (the map's dots and names).
+    public let restaurants = RestaurantDirectory()
     public let zonePrecision: Int
     private let profilesLoaded = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)

@@ -35,24 +35,32 @@ public struct RankingQuery: Sendable, Equatable {
             let lon_deg = try Self.number("lon", lon, in: -180...180)
             zone = GeohashCell(lat_deg: lat_deg, lon_deg: lon_deg, precision: precision)
         }
-        if let style {
-            guard let bit = PizzaStyles.names.firstIndex(where: { "\($0)" == style }) else {
-                throw Invalid(parameter: "style", message: "'\(style)' is not one of \(PizzaStyles.names.map { "\($0)" }.joined(separator: ", "))")
-            }
-            self.style = PizzaStyles(rawValue: 1 << bit)
-        }
-        if let mode {
-            guard let parsed = Mode(rawValue: mode) else {
-                throw Invalid(parameter: "mode", message: "'\(mode)' is not delivery or carry_out")
-            }
-            self.mode = parsed
-        }
+        self.style = try Self.style(style)
+        self.mode = try Self.mode(mode)
         if let limit {
             guard let parsed = Int(limit), (1...50).contains(parsed) else {
                 throw Invalid(parameter: "limit", message: "'\(limit)' is not a whole number from 1 to 50")
             }
             self.limit = parsed
         }
+    }
+
+    /// The `style` parameter: one of the contract's pizza styles, or none.
+    static func style(_ text: String?) throws(Invalid) -> PizzaStyles? {
+        guard let text else { return nil }
+        guard let bit = PizzaStyles.names.firstIndex(where: { "\($0)" == text }) else {
+            throw Invalid(parameter: "style", message: "'\(text)' is not one of \(PizzaStyles.names.map { "\($0)" }.joined(separator: ", "))")
+        }
+        return PizzaStyles(rawValue: 1 << bit)
+    }
+
+    /// The `mode` parameter: delivery unless given.
+    static func mode(_ text: String?) throws(Invalid) -> Mode {
+        guard let text else { return .delivery }
+        guard let parsed = Mode(rawValue: text) else {
+            throw Invalid(parameter: "mode", message: "'\(text)' is not delivery or carry_out")
+        }
+        return parsed
     }
 
     private static func number(_ name: String, _ text: String?, in range: ClosedRange<Double>) throws(Invalid) -> Double {

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,8 @@ struct Demo: AsyncParsableCommand {
         the simulator (Austin by default at the dinner rush, --local-hour 18.5, with its \
         last --history, 20m, produced at once so that kitchens are busy from the start, then \
         real time), and shows the ranking of a \
-        downtown Austin zone (or --zone / --near) refreshing in place. A small share of \
+        downtown Austin zone (or --zone / --near) refreshing in place, with the URL of the \
+        live map of the city (/map on the engine's HTTP endpoint) beneath it. A small share of \
         records (--malformed-fraction 0.0005 unless given) is broken on purpose and goes to the \
         dead-letter topic. Ctrl-C (or \
         --stop-after) stops everything it started: the simulator flushes, the engine \
@@ -49,7 +51,9 @@ struct Demo: AsyncParsableCommand {
         let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
         defer { localBroker?.stop() }
         let settings = try topicOptions.settings(kafka: kafka)
-        let engine = try engineOptions.services(settings: settings, localBroker: localBroker != nil, logger: logger)
+        let http = Mutex<String?>(nil)
+        let engine = try engineOptions.services(settings: settings, localBroker: localBroker != nil, logger: logger,
+                                                onListening: { address in http.withLock { $0 = address } })
 
         let (simulation, anchor_ms) = city.simulation()
         let downtown = simulation.markets[0].settings.city.downtown
@@ -66,6 +70,7 @@ struct Demo: AsyncParsableCommand {
                 let counts = progress.snapshot
                 return ["", "simulator: \(counts.line)",
                         "engine: \(status.isReady ? "ready" : "loading profiles"), \(status.appliedEvents) events applied · \(brokerLine)",
+                        "map: \(http.withLock { $0 }.map { "http://\($0)/map" } ?? "starting…")",
                         "Ctrl-C stops the simulator, the engine and the broker."]
             },
             logger: logger)

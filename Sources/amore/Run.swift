@@ -19,7 +19,8 @@ struct Run: AsyncParsableCommand {
 
         Prints AMORE_HTTP=host:port on standard output once the HTTP endpoint listens \
         (/healthz, /readyz, /metrics, GET /v1/zones/{zone}/rankings, \
-        GET /v1/rankings?lat=..&lon=..[&style=..&mode=delivery|carry_out&limit=..]). \
+        GET /v1/rankings?lat=..&lon=..[&style=..&mode=delivery|carry_out&limit=..], \
+        GET /v1/markets[/{market}/zones|/{market}/restaurants], and the live map at /map). \
         SIGTERM or SIGINT: stop fetching, publish what is pending, flush, commit, leave \
         the group, exit 0.
         """
@@ -56,8 +57,10 @@ struct EngineOptions: ParsableArguments {
     var idleRefreshMs: Int64?
 
     /// The engine and its HTTP endpoint as services of one group; either ending ends the group.
-    func services(settings base: EngineSettings, localBroker: Bool,
-                  logger: Logger) throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
+    /// - Parameter onListening: told the HTTP endpoint's host:port once it listens.
+    func services(settings base: EngineSettings, localBroker: Bool, logger: Logger,
+                  onListening: @escaping @Sendable (String) -> Void = { _ in })
+        throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
         let httpText = setting(http, "AMORE_HTTP") ?? "127.0.0.1:8080"
         guard let colon = httpText.lastIndex(of: ":"), let httpPort = Int(httpText[httpText.index(after: colon)...]),
               (0...65_535).contains(httpPort) else {
@@ -84,6 +87,7 @@ struct EngineOptions: ParsableArguments {
             status: engine.status, registry: registry, host: String(httpText[..<colon]), port: httpPort, logger: logger,
             onRunning: { address in
                 FileHandle.standardOutput.write(Data("AMORE_HTTP=\(address)\n".utf8))
+                onListening(address)
             })
         return (engine, [
             .init(service: ThreadService(name: "amore-engine", run: engine.run, stop: engine.stop),

@@ -105,6 +105,8 @@ public final class RankingBoard: @unchecked Sendable {
     private var identifierIndices = IdentifierIndex()
     private var allocatedSlots: [UnsafeMutablePointer<Atomic<UInt64>>] = []
     private var zonesInUse = 0
+    /// `zonesInUse` for other threads (a capacity hint only).
+    private let zonesInUseForReaders = Atomic<Int>(0)
 
     public init(maxEntriesPerZone: Int = 50, maxZones: Int = 1 << 14, maxIdentifiers: Int = 1 << 16) {
         precondition(maxEntriesPerZone > 0 && maxEntriesPerZone <= 0xFFFF && maxZones > 0 && maxIdentifiers > 0)
@@ -204,6 +206,21 @@ public final class RankingBoard: @unchecked Sendable {
         }
     }
 
+    /// Every zone published so far, in table order (no particular order). A zone the
+    /// writer adds meanwhile may or may not be listed; one listed is always readable.
+    /// Scans the whole table (~32 k keys by default, well under a millisecond): for
+    /// overviews such as the map, not for the per-request path.
+    public func publishedZones() -> [GeohashCell] {
+        var zones: [GeohashCell] = []
+        zones.reserveCapacity(zonesInUseForReaders.load(ordering: .relaxed))
+        for index in 0...tableMask {
+            let key = records[index &* Self.recordWords + Self.keyWord].load(ordering: .acquiring)
+            guard key != 0 else { continue }
+            zones.append(GeohashCell(bits: key & ((1 << 60) - 1), precision: Int(key >> 60)))
+        }
+        return zones
+    }
+
     /// A fresh snapshot of the zone (allocates; `read(_:limit:into:)` reuses storage).
     public func snapshot(of zone: GeohashCell, limit: Int = .max) -> ZoneSnapshot? {
         var snapshot = ZoneSnapshot()
@@ -270,6 +287,7 @@ public final class RankingBoard: @unchecked Sendable {
         if !isPublished {
             guard zonesInUse < maxZones else { return false }
             zonesInUse += 1
+            zonesInUseForReaders.store(zonesInUse, ordering: .relaxed)
             if overflowWords > 0 {
                 let slot = UnsafeMutablePointer<Atomic<UInt64>>.allocate(capacity: overflowWords)
                 for word in 0..<overflowWords { (slot + word).initialize(to: Atomic(0)) }
