@@ -112,6 +112,10 @@ let package = Package(
             dependencies: ["AmoreCore", "AmoreSimulation", "AmoreTestSupport"]
         ),
         .testTarget(
+            name: "AmoreHTTPTests",
+            dependencies: ["AmoreCore", "AmoreHTTP", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
+        .testTarget(
             name: "AmoreKafkaTests",
             dependencies: ["AmoreKafka", "AmoreLocalBroker", "AmoreTestSupport", .product(name: "Logging", package: "swift-log")]
         ),

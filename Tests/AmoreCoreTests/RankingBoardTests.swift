@@ -98,6 +98,60 @@ import Testing
         #expect(race.problems.isEmpty, "\(race.problems.prefix(10))")
         #expect(race.observed.load(ordering: .relaxed) > 0)
     }
+
+    @Test func publishedZonesListsEveryZoneOnceWithItsPrecision() throws {
+        let board = RankingBoard(maxEntriesPerZone: 2, maxZones: 8)
+        #expect(board.publishedZones().isEmpty)
+        // Precisions 1, 6 and 12 (the key packs the precision above 60 bits of geohash).
+        let zones = ["9", "9v6kpd", "9v6kpe", "zzzzzzzzzzzz", "000000000000"].map { GeohashCell($0)! }
+        let entries = [Self.entry(0, delivery_s: 900)]
+        for zone in zones + zones {  // republishing adds nothing
+            entries.withUnsafeBufferPointer { _ = board.publish(zone, market: 0, version: 1, asOf_ms: 1, entries: $0) }
+        }
+        let listed = board.publishedZones()
+        #expect(listed.count == zones.count)
+        #expect(Set(listed.map(\.description)) == Set(zones.map(\.description)))
+    }
+
+    /// A reader listing zones while the writer adds them sees only whole zones: each one
+    /// listed reads back, and a zone once listed is listed again.
+    @Test func zonesListedWhileTheWriterAddsThemAreAlwaysReadable() {
+        let board = RankingBoard(maxEntriesPerZone: 12, maxZones: 4_096)
+        let total = 4_000
+        let race = RaceRecord()
+        let writer = TestThread {
+            for index in 0..<total {
+                let zone = GeohashCell(bits: UInt64(index) &* 2_654_435_761, precision: 7)
+                let entries = (0..<(1 + index % 12)).map { Self.entry(Int32($0), delivery_s: 1_000 + Int32($0)) }
+                entries.withUnsafeBufferPointer {
+                    _ = board.publish(zone, market: 0, version: Int64(index + 1), asOf_ms: Int64(index), entries: $0)
+                }
+            }
+            race.finished.store(true, ordering: .releasing)
+        }
+        let reader = TestThread {
+            var seen = Set<GeohashCell>()
+            var snapshot = ZoneSnapshot()
+            var lists = 0
+            while !race.finished.load(ordering: .acquiring) || lists == 0 {
+                let listed = board.publishedZones()
+                lists += 1
+                let now = Set(listed)
+                if now.count != listed.count { race.report(["a zone listed twice"]) }
+                if !seen.isSubset(of: now) { race.report(["a zone listed before is missing"]) }
+                for zone in listed where !board.read(zone, into: &snapshot) || snapshot.entries.isEmpty {
+                    race.report(["listed zone \(zone) does not read back whole"])
+                }
+                seen = now
+            }
+            race.observed.add(lists, ordering: .relaxed)
+        }
+        writer.join()
+        reader.join()
+        #expect(race.problems.isEmpty, "\(race.problems.prefix(10))")
+        #expect(board.publishedZones().count == total)
+        #expect(race.observed.load(ordering: .relaxed) > 0)
+    }
 }
 
 /// What reader threads found, shared with the test.
