@@ -24,6 +24,8 @@ import Testing
         let downtown = GeohashCell(lat_deg: City.austin.downtown.lat_deg, lon_deg: City.austin.downtown.lon_deg, precision: 6)
         #expect(output.contains("Amore · zone \(downtown) (austin) · version"), "\(output.suffix(2_000))")
         #expect(output.contains("  1  "), "a ranked row")
+        // The live map's URL beside the view, on the engine's HTTP endpoint.
+        #expect(output.contains("map: http://\(demo.http)/map"), "\(output.suffix(1_000))")
 
         let rankings = try readAll(topics.rankings, servers: servers)
         let austinZones = Set(rankings.filter { $0.json["market_id"] as? String == "austin" }.compactMap(\.key))
