@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "AmoreLocalBroker", targets: ["AmoreLocalBroker"]),
         .library(name: "AmoreEngine", targets: ["AmoreEngine"]),
         .library(name: "AmoreHTTP", targets: ["AmoreHTTP"]),
+        .library(name: "AmoreClient", targets: ["AmoreClient"]),
         .executable(name: "amore", targets: ["amore"]),
     ],
     dependencies: [
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -66,13 +68,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The API tier's follower of the rankings topic: a local lock-free board. Not the engine.
+        .target(
+            name: "AmoreClient",
+            dependencies: ["AmoreCore", "AmoreKafka", .product(name: "Logging", package: "swift-log")]
+        ),
         // Health, readiness, Prometheus metrics and ranking queries over HTTP.
         .target(
             name: "AmoreHTTP",
             dependencies: [
                 "AmoreCore",
+                "AmoreClient",
                 "AmoreEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The live map page, compiled into the binary: it works offline and behind a firewall.
@@ -81,6 +90,7 @@ let package = Package(
         .executableTarget(
             name: "amore",
             dependencies: [
+                "AmoreClient",
                 "AmoreKafka",
                 "AmoreLocalBroker",
                 "AmoreEngine",

@@ -3,12 +3,7 @@ import AmoreCore
 /// A ranking request (`GET /v1/zones/{zone}/rankings`, `GET /v1/rankings?lat=&lon=`),
 /// parsed and checked, answered from the lock-free ranking board.
 public struct RankingQuery: Sendable, Equatable {
-    public enum Mode: String, Sendable {
-        /// Fastest delivery first (the published order).
-        case delivery
-        /// Soonest carry-out first.
-        case carryOut = "carry_out"
-    }
+    public typealias Mode = RankingMode
 
     public var zone: GeohashCell
     public var style: PizzaStyles?
@@ -72,18 +67,21 @@ public struct RankingQuery: Sendable, Equatable {
     }
 
     /// The zone's ranking as published (same JSON as the rankings topic), filtered and
-    /// ordered as asked; nil when no ranking is known for the zone.
-    public func answer(from board: RankingBoard) -> [UInt8]? {
+    /// ordered as asked, with the zone's version; nil when no ranking is known for it.
+    public func answer(from board: RankingBoard) -> (version: Int64, body: [UInt8])? {
         guard let snapshot = board.snapshot(of: zone) else { return nil }
-        var ranking = ZoneRanking(zone: zone, snapshot: snapshot, board: board)
-        if let style { ranking.entries.removeAll { !$0.styles.contains(style) } }
-        if mode == .carryOut {
-            // Stable, so ties keep the delivery order.
-            ranking.entries = ranking.entries.enumerated().sorted {
-                ($0.element.carryOutReady_s, $0.offset) < ($1.element.carryOutReady_s, $1.offset)
-            }.map(\.element)
+        return (snapshot.version, OutputEncoder.encode(ZoneRanking(zone: zone, snapshot: snapshot, board: board).filtered(filter)))
+    }
+
+    /// The style, mode and limit asked for.
+    public var filter: RankingFilter { RankingFilter(style: style, mode: mode, limit: limit) }
+
+    /// The `min_version` parameter: the highest version of the zone the client has seen.
+    public static func minVersion(_ text: String?) throws(Invalid) -> Int64? {
+        guard let text else { return nil }
+        guard let value = Int64(text), value >= 0 else {
+            throw Invalid(parameter: "min_version", message: "'\(text)' is not a version (a whole number >= 0, as an answer's version)")
         }
-        ranking.entries = Array(ranking.entries.prefix(limit))
-        return OutputEncoder.encode(ranking)
+        return value
     }
 }

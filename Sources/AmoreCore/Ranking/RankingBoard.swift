@@ -133,7 +133,8 @@ public final class RankingBoard: @unchecked Sendable {
         for slot in allocatedSlots { slot.deinitialize(count: overflowWords).deallocate() }
     }
 
-    public var zoneCount: Int { zonesInUse }
+    /// Zones published so far (any thread).
+    public var zoneCount: Int { zonesInUseForReaders.load(ordering: .relaxed) }
 
     // MARK: Reading (any thread)
 
