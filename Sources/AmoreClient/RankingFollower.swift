@@ -45,6 +45,7 @@ public final class RankingFollower: @unchecked Sendable {
     private let logger: Logger
     private let stopRequested = Atomic<Bool>(false)
     private let pauseRequested = Atomic<Bool>(false)
+    private let pausedNow = Atomic<Bool>(false)
     private var scratch = ZoneSnapshot()
     private var entries: [RankedRestaurant] = []
     /// Next offset to apply, per partition.
@@ -76,6 +77,9 @@ public final class RankingFollower: @unchecked Sendable {
     /// topic moves further ahead than the lag bound, so a load balancer drains it.
     public func pauseFollowing() { pauseRequested.store(true, ordering: .relaxed) }
     public func resumeFollowing() { pauseRequested.store(false, ordering: .relaxed) }
+    /// Whether the follower has stopped fetching (a pause takes effect at its next loop,
+    /// within ~50 ms; records fetched before it are still applied).
+    public var isPaused: Bool { pausedNow.load(ordering: .acquiring) }
 
     /// Bootstraps, then follows until `stop`. Throws when the topic cannot be read.
     public func run() throws {
@@ -99,6 +103,9 @@ public final class RankingFollower: @unchecked Sendable {
         let starts = try TailSearch.starts(consumer: consumer, topic: topic, ranges: ranges, tail_ms: settings.tail_ms,
                                            shouldStop: { stopRequested.load(ordering: .relaxed) })
         let searched = ContinuousClock.now
+        logger.debug("rankings tail found", metadata: [
+            "from": "\(ranges.map { "[\($0.partition)] \(starts[$0.partition] ?? $0.low) of \($0.low)..<\($0.high)" })",
+        ])
         try consumer.assign(ranges.map { TopicPartition(topic, $0.partition, offset: starts[$0.partition] ?? $0.low) })
         for range in ranges { positions[range.partition] = starts[range.partition] ?? range.low }
 
@@ -138,6 +145,7 @@ public final class RankingFollower: @unchecked Sendable {
                 let assigned = partitions.map { TopicPartition(topic, $0) }
                 if wantPaused { try consumer.pause(assigned) } else { try consumer.resume(assigned) }
                 paused = wantPaused
+                pausedNow.store(paused, ordering: .releasing)
                 logger.notice(paused ? "following paused" : "following resumed")
             }
             consumer.poll(maxRecords: 2_000, timeout_ms: 50) { batch in

@@ -45,18 +45,30 @@ public enum ServeServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
+        // Both answer once the follower has done it (so that what follows the answer
+        // is on the right side of it), or 503 after 5 s.
         router.post("/follow/pause") { _, _ in
             client.follower.pauseFollowing()
-            return plain(.ok, "following paused\n")
+            return await settled { client.follower.isPaused } ? plain(.ok, "following paused\n")
+                : plain(.serviceUnavailable, "the follower has not paused yet (still bootstrapping?)\n")
         }
         router.post("/follow/resume") { _, _ in
             client.follower.resumeFollowing()
-            return plain(.ok, "following resumed\n")
+            return await settled { !client.follower.isPaused } ? plain(.ok, "following resumed\n")
+                : plain(.serviceUnavailable, "the follower has not resumed yet\n")
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "amore-serve-ops"),
                            onServerRunning: { channel in
                                onRunning("\(channel.localAddress?.ipAddress ?? host):\(channel.localAddress?.port ?? port)")
                            }, logger: logger)
+    }
+
+    private static func settled(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
     }
 
     private static func plain(_ status: HTTPResponse.Status, _ text: String) -> Response {

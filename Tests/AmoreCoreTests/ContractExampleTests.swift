@@ -99,3 +99,63 @@ import Testing
         #expect(status == 0, "\(lines.prefix(10))")
     }
 }
+
+/// The published ranking read back (what `AmoreClient` and `amore serve` do per record).
+@Suite struct RankingDecoderTests {
+    static func ranking(entries: Int, seed: UInt64) -> ZoneRanking {
+        var rng = seed
+        func next(_ bound: Int32) -> Int32 {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int32(truncatingIfNeeded: (rng >> 33) % UInt64(bound))
+        }
+        let entries = (0..<entries).map { index -> RankingEntry in
+            let queue = next(900), prep = 300 + next(900), courier = next(1_800), travel = next(1_500)
+            let styles = PizzaStyles(rawValue: UInt16(1 + next(127)))
+            let low = next(2) == 0
+            return RankingEntry(restaurantID: Identifier(validating: "r-\(index)-\(next(1_000))")!,
+                                deliveryETA_s: max(queue + prep, courier) + 120 + travel, queueWait_s: queue, prep_s: prep,
+                                courierArrival_s: courier, handoff_s: 120, travel_s: travel, carryOutReady_s: queue + prep,
+                                styles: styles, confidence: low ? .low : .high, reason: low ? .noCourierNearby : nil)
+        }
+        return ZoneRanking(zoneID: "9v6kpd", marketID: "austin", version: 1_796_233_585_000 + Int64(seed),
+                           asOf_ms: 1_796_233_585_000, entries: entries)
+    }
+
+    static func decode(_ text: String, key: String? = "9v6kpd") throws -> ZoneRanking {
+        let bytes = Array(text.utf8)
+        let keyBytes = key.map { Array($0.utf8) }
+        return try bytes.withUnsafeBytes { bytes in
+            guard let keyBytes else { return try RankingDecoder.decode(bytes, key: nil) }
+            return try keyBytes.withUnsafeBytes { key in try RankingDecoder.decode(bytes, key: key) }
+        }
+    }
+
+    @Test func whatTheEngineWritesReadsBackEqual() throws {
+        for seed in 0..<200 as Range<UInt64> {
+            let ranking = Self.ranking(entries: Int(seed % 51), seed: seed)
+            let text = String(decoding: OutputEncoder.encode(ranking), as: UTF8.self)
+            #expect(try Self.decode(text) == ranking, "seed \(seed)")
+        }
+    }
+
+    @Test func aBadRankingIsRefusedNamingTheFieldOrEntry() {
+        let good = String(decoding: OutputEncoder.encode(Self.ranking(entries: 3, seed: 7)), as: UTF8.self)
+        let cases: [(String, String?, String?, EventRejection.Reason)] = [
+            (good, "9v6kpe", "zone_id", .keyMismatch),
+            (good.replacingOccurrences(of: "\"zone_id\":\"9v6kpd\"", with: "\"zone_id\":\"9v6kpa\""), nil, "zone_id", .outOfRange),  // 'a' is not geohash
+            (good.replacingOccurrences(of: "\"version\":", with: "\"versio\":"), "9v6kpd", "version", .missingField),
+            (good.replacingOccurrences(of: "\"confidence\":\"low\"", with: "\"confidence\":\"meh\"")
+                .replacingOccurrences(of: "\"confidence\":\"high\"", with: "\"confidence\":\"meh\""), "9v6kpd", "entries[0]", .unknownEnumValue),
+            (good.replacingOccurrences(of: "\"handoff_s\":120,", with: "\"handoff_s\":121,"), "9v6kpd", "entries[0]", .outOfRange),
+        ]
+        for (text, key, field, reason) in cases {
+            do {
+                _ = try Self.decode(text, key: key)
+                Issue.record("accepted: \(text.prefix(120))")
+            } catch {
+                let rejection = error as? EventRejection
+                #expect(rejection?.reason == reason && rejection?.field == field, "\(error)")
+            }
+        }
+    }
+}
