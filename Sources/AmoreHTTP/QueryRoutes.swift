@@ -44,7 +44,7 @@ public enum QueryRoutes {
         router.get("/v1/zones/:zone/rankings") { request, context in
             let query = request.uri.queryParameters
             return await ranking(request, source) { () throws(RankingQuery.Invalid) -> RankingQuery in
-                try RankingQuery(zone: context.parameters.get("zone"), lat: nil, lon: nil,
+                try RankingQuery(zone: pathParameter(context.parameters.get("zone")) ?? "", lat: nil, lon: nil,
                                  style: query.get("style"), mode: query.get("mode"), limit: query.get("limit"),
                                  precision: source.zonePrecision)
             }
@@ -58,7 +58,7 @@ public enum QueryRoutes {
             }
         }
         router.get("/v1/zones/:zone/stream") { _, context in
-            let text = context.parameters.get("zone") ?? ""
+            let text = pathParameter(context.parameters.get("zone")) ?? ""
             guard let zone = GeohashCell(text) else {
                 return invalid(RankingQuery.Invalid(parameter: "zone", message: "'\(text)' is not a geohash"))
             }
@@ -73,7 +73,7 @@ public enum QueryRoutes {
         }
         router.get("/v1/markets/:market/zones") { request, context in
             let query = request.uri.queryParameters
-            let market = context.parameters.get("market") ?? ""
+            let market = pathParameter(context.parameters.get("market")) ?? ""
             return document { () throws(RankingQuery.Invalid) -> [UInt8]? in
                 let parsed = try MarketOverview.ZonesQuery(market: market, style: query.get("style"), mode: query.get("mode"),
                                                            sinceAsOf_ms: query.get("since_as_of_ms"))
@@ -81,7 +81,7 @@ public enum QueryRoutes {
             } notFound: { "no ranking is known for market \(market)" }
         }
         router.get("/v1/markets/:market/restaurants") { _, context in
-            let market = context.parameters.get("market") ?? ""
+            let market = pathParameter(context.parameters.get("market")) ?? ""
             return document { () throws(RankingQuery.Invalid) -> [UInt8]? in
                 guard let id = Identifier(validating: market) else {
                     throw RankingQuery.Invalid(parameter: "market", message: "'\(market)' is not a market id")
@@ -90,6 +90,41 @@ public enum QueryRoutes {
             } notFound: { "no restaurant profile names market \(market)" }
         }
         router.get("/map") { _, _ in MapPage.response() }
+        // Read-only: any other method on these paths is 405 with `Allow` (not 404: the
+        // resource exists).
+        for path in ["/v1/zones/:zone/rankings", "/v1/rankings", "/v1/zones/:zone/stream", "/v1/markets",
+                     "/v1/markets/:market/zones", "/v1/markets/:market/restaurants", "/map"] {
+            for method in [HTTPRequest.Method.post, .put, .delete, .patch, .options, .trace, .connect, HTTPRequest.Method("QUERY")!] {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = error(.methodNotAllowed, "only GET (and HEAD) here")
+                    response.headers[.allow] = "GET, HEAD"
+                    return response
+                }
+            }
+        }
+    }
+
+    /// A path parameter as sent, percent-decoded (`%3A` is `:`); nil when undecodable.
+    static func pathParameter(_ raw: String?) -> String? {
+        guard let raw else { return nil }
+        guard raw.contains("%") else { return raw }
+        var bytes: [UInt8] = []
+        var utf8 = raw.utf8[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = utf8.popFirst().flatMap(hexValue), let low = utf8.popFirst().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     // MARK: Rankings

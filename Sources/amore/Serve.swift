@@ -37,6 +37,8 @@ struct Serve: AsyncParsableCommand {
     var minVersionWaitMs: Int?
     @Option(help: "Records behind the topic's end beyond which /readyz says not ready. Env: AMORE_MAX_READY_LAG. Default 10000.")
     var maxReadyLag: Int64?
+    @Option(help: "Seconds of the rankings topic's newest record time read at start. Env: AMORE_BOOTSTRAP_TAIL_S. Default 135 (two 60 s heartbeats and a 15 s margin); a huge value reads the whole topic.")
+    var bootstrapTailS: Int64?
     @OptionGroup var logOptions: LogOptions
 
     func run() async throws {
@@ -46,6 +48,10 @@ struct Serve: AsyncParsableCommand {
         var settings = RankingFollower.Settings()
         settings.topic = setting(rankingsTopic, "AMORE_RANKINGS_TOPIC") ?? EngineSettings.Topics().rankings
         if let lag = try number(maxReadyLag, "AMORE_MAX_READY_LAG") { settings.maxReadyLag_records = max(0, lag) }
+        if let tail = try number(bootstrapTailS, "AMORE_BOOTSTRAP_TAIL_S") {
+            guard tail > 0 else { throw ValidationError("the bootstrap tail must be at least 1 s") }
+            settings.tailMargin_ms = tail.multipliedReportingOverflow(by: 1_000).partialValue - 2 * settings.heartbeat_ms
+        }
         let precision = try number(zonePrecision, "AMORE_ZONE_PRECISION") ?? MarketSettings().zonePrecision
         guard (1...12).contains(precision) else { throw ValidationError("zone precision must be 1 to 12") }
         let wait_ms = try number(minVersionWaitMs, "AMORE_MIN_VERSION_WAIT_MS") ?? 250
