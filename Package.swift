@@ -3,8 +3,10 @@ import PackageDescription
 
 // Dependencies point one way: CRdKafka → AmoreKafka → AmoreLocalBroker → amore;
 // AmoreCore (the domain) depends on nothing; AmoreSimulation → AmoreCore;
-// AmoreEngine (the pipeline) → AmoreCore + AmoreKafka; AmoreHTTP (operations and
-// queries over HTTP) → AmoreEngine; amore (the command line) composes them.
+// AmoreEngine (the pipeline) → AmoreCore + AmoreKafka; AmoreClient (the API tier's
+// follower of the rankings topic) → AmoreCore + AmoreKafka, never the engine;
+// AmoreHTTP (operations and queries over HTTP, for the engine and `amore serve`) →
+// AmoreEngine + AmoreClient; amore (the command line) composes them.
 // AmoreKafka knows Kafka, not pizzas; AmoreCore knows pizzas, not Kafka.
 let package = Package(
     name: "amore",

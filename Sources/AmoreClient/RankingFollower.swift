@@ -62,7 +62,8 @@ public final class RankingFollower: @unchecked Sendable {
         self.configuration = configuration
         self.settings = settings
         self.logger = logger
-        board = RankingBoard(maxEntriesPerZone: 50, maxZones: settings.maxZones, maxIdentifiers: 1 << 20)
+        // Restaurants and markets named by rankings: 262,144 (the directory is allocated up front, 72 bytes each).
+        board = RankingBoard(maxEntriesPerZone: 50, maxZones: settings.maxZones, maxIdentifiers: 1 << 18)
         status = FollowerStatus(maxReadyLag_records: settings.maxReadyLag_records)
     }
 

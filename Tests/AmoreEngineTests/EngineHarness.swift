@@ -308,3 +308,22 @@ func runAmore(_ arguments: [String], timeout_s: Double = 120) throws -> (status:
     return (ended ? process.terminationStatus : nil,
             (try? String(contentsOf: output, encoding: .utf8)) ?? "", (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
 }
+
+/// Runs a tool (a browser check, a contract tester) to its end, in the temporary
+/// directory; (exit status, nil when it ran past `timeout_s` and was stopped; everything it
+/// printed, standard output and error together).
+func runTool(_ executable: String, _ arguments: [String], timeout_s: Double) throws -> (status: Int32?, printed: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = FileManager.default.temporaryDirectory
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(UUID().uuidString.prefix(8)).log")
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: log) }
+    process.standardOutput = try FileHandle(forWritingTo: log)
+    process.standardError = process.standardOutput
+    try process.run()
+    let ended = eventually(timeout_s: timeout_s) { !process.isRunning }
+    if !ended { process.terminate() }
+    return (ended ? process.terminationStatus : nil, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+}

@@ -21,21 +21,11 @@ import Testing
         let output = ProcessInfo.processInfo.environment["AMORE_TEST_OUTPUT"].map(URL.init(fileURLWithPath:))
             ?? Self.packageRoot.appendingPathComponent("test-output")
 
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        check.arguments = ["python3", Self.packageRoot.appendingPathComponent("Tests/Browser/map_check.py").path,
-                           "http://\(demo.http)", output.path]
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("map-check-\(UUID().uuidString.prefix(8)).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        check.standardOutput = try FileHandle(forWritingTo: log)
-        check.standardError = check.standardOutput
-        try check.run()
-        let ended = eventually(timeout_s: 240) { !check.isRunning }
-        if !ended { check.terminate() }
-        let printed = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let (status, printed) = try runTool("/usr/bin/env", [
+            "python3", Self.packageRoot.appendingPathComponent("Tests/Browser/map_check.py").path, "http://\(demo.http)", output.path,
+        ], timeout_s: 240)
         print(printed, terminator: "")
-        #expect(ended && check.terminationStatus == 0, "map_check.py: \(printed.suffix(3_000))\nengine: \(demo.logTail(10))")
+        #expect(status == 0, "map_check.py: \(printed.suffix(3_000))\nengine: \(demo.logTail(10))")
         #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("map.png").path))
     }
 }
