@@ -2,6 +2,7 @@ import AmoreClient
 import AmoreCore
 import HTTPTypes
 import Hummingbird
+import Synchronization
 
 /// What the query endpoints read: the lock-free ranking board, the restaurant profiles,
 /// the zone precision that maps a position to a zone, and (where the server follows the
@@ -17,6 +18,8 @@ public struct QuerySource: Sendable {
     public var minVersionWait_ms = 250
     /// How long a client or cache may keep an answer: rankings refresh each second of event time.
     public var cacheMaxAge_s = 1
+    /// Encoded answers reused while their zone's version holds.
+    let answers = AnswerCache()
 
     public init(board: RankingBoard, restaurants: RestaurantDirectory, zonePrecision: Int,
                 updates: (@Sendable (GeohashCell) -> AsyncStream<ZoneUpdate>)? = nil) {
@@ -146,7 +149,7 @@ public enum QueryRoutes {
             if held > 0 { response.headers[versionHeader] = "\(held)" }
             return response
         }
-        guard let (version, body) = query.answer(from: source.board) else {
+        guard let (version, body) = source.answers.answer(query, board: source.board) else {
             return error(.notFound, "no ranking is known for zone \(query.zone)")
         }
         var headers: HTTPFields = [.eTag: "\"\(version)\"", versionHeader: "\(version)",
@@ -158,7 +161,7 @@ public enum QueryRoutes {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// Waits (checking every 5 ms, for at most `minVersionWait_ms`) until the board holds
@@ -173,7 +176,7 @@ public enum QueryRoutes {
     }
 
     private static func version(of zone: GeohashCell, in board: RankingBoard) -> Int64 {
-        board.best(in: zone)?.version ?? board.snapshot(of: zone, limit: 0)?.version ?? 0
+        board.version(of: zone) ?? 0
     }
 
     /// `text/event-stream`: the zone's current ranking (when it has one), then every newer
@@ -234,5 +237,37 @@ public enum QueryRoutes {
 
     private static func json(_ status: HTTPResponse.Status, _ body: [UInt8]) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// Encoded ranking answers by zone and filter, reused while the zone's version holds: a
+/// hot zone (many customers in one neighbourhood) is encoded once per version, not once
+/// per request. Checking costs the board's version read (a few loads) and one map lookup
+/// under a mutex; the answer's bytes are shared, not copied. Measured with
+/// `Benchmarks/serve-vs-redis` (docs/serving.md).
+final class AnswerCache: Sendable {
+    struct Key: Hashable {
+        let zone: GeohashCell
+        let style: UInt16
+        let carryOut: Bool
+        let limit: Int
+    }
+
+    private let entries = Mutex<[Key: (version: Int64, body: ByteBuffer)]>([:])
+    /// Past this many answers the cache starts again (zones × filters in use are far fewer).
+    let capacity = 65_536
+
+    /// The query's answer with its zone's version; nil when the zone has no ranking.
+    func answer(_ query: RankingQuery, board: RankingBoard) -> (version: Int64, body: ByteBuffer)? {
+        guard let current = board.version(of: query.zone) else { return nil }
+        let key = Key(zone: query.zone, style: query.style?.rawValue ?? 0, carryOut: query.mode == .carryOut, limit: query.limit)
+        if let held = entries.withLock({ $0[key] }), held.version == current { return held }
+        guard let (version, bytes) = query.answer(from: board) else { return nil }
+        let fresh = (version: version, body: ByteBuffer(bytes: bytes))
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            if (entries[key]?.version ?? .min) < version { entries[key] = fresh }
+        }
+        return fresh
     }
 }

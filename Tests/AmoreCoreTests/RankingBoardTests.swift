@@ -111,6 +111,8 @@ import Testing
         let listed = board.publishedZones()
         #expect(listed.count == zones.count)
         #expect(Set(listed.map(\.description)) == Set(zones.map(\.description)))
+        #expect(zones.allSatisfy { board.version(of: $0) == 1 })
+        #expect(board.version(of: GeohashCell("9v6kpf")!) == nil)
     }
 
     /// A reader listing zones while the writer adds them sees only whole zones: each one

@@ -163,6 +163,20 @@ public final class RankingBoard: @unchecked Sendable {
         }
     }
 
+    /// The zone's version (nil when it has never been published): a few loads, for a
+    /// reader that only needs to know whether what it holds is still current.
+    @inlinable
+    public func version(of zone: GeohashCell) -> Int64? {
+        guard let record = record(for: zone) else { return nil }
+        while true {
+            let before = record[Self.sequenceWord].load(ordering: .acquiring)
+            if before & 1 == 1 { spinWhileWriting(); continue }
+            let version = record[Self.versionWord].load(ordering: .relaxed)
+            atomicMemoryFence(ordering: .acquiring)
+            if record[Self.sequenceWord].load(ordering: .relaxed) == before { return Int64(bitPattern: version) }
+        }
+    }
+
     /// Copies the zone's ranking (its first `limit` entries) into `snapshot`, reusing its
     /// storage. False, and `snapshot` untouched, when the zone has never been published.
     @inlinable
