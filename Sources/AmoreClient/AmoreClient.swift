@@ -19,7 +19,8 @@ public final class AmoreClient: Sendable {
     /// Geohash precision of the engine's zones (a position maps to the zone of this size).
     public let zonePrecision: Int
 
-    public init(configuration: KafkaConfiguration, settings: RankingFollower.Settings = .init(), zonePrecision: Int = 6,
+    public init(configuration: KafkaConfiguration, settings: RankingFollower.Settings = .init(),
+                zonePrecision: Int = MarketSettings().zonePrecision,
                 logger: Logger = Logger(label: "amore.client")) {
         follower = RankingFollower(configuration: configuration, settings: settings, logger: logger)
         self.zonePrecision = zonePrecision
@@ -46,10 +47,7 @@ public final class AmoreClient: Sendable {
     }
 
     /// The zone's version on this client; 0 when it has none.
-    public func version(of zone: GeohashCell) -> Int64 {
-        var snapshot = ZoneSnapshot()
-        return board.read(zone, limit: 0, into: &snapshot) ? snapshot.version : 0
-    }
+    public func version(of zone: GeohashCell) -> Int64 { board.version(of: zone) ?? 0 }
 
     /// Every new version of `zone` from now on, in order, each with its published JSON.
     public func updates(of zone: GeohashCell) -> AsyncStream<ZoneUpdate> { follower.updates.stream(of: zone) }

@@ -23,7 +23,7 @@ public final class RankingFollower: @unchecked Sendable {
     public struct Settings: Sendable {
         public var topic = "amore.rankings"
         /// The engine's heartbeat: every live zone is republished within it.
-        public var heartbeat_ms: Int64 = 60_000
+        public var heartbeat_ms = MarketSettings().heartbeat_ms
         /// Margin on top of two heartbeats for producers' clocks and publication delays.
         public var tailMargin_ms: Int64 = 15_000
         /// Ready only while at most this many records behind the topic's end.
@@ -46,7 +46,6 @@ public final class RankingFollower: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let pauseRequested = Atomic<Bool>(false)
     private let pausedNow = Atomic<Bool>(false)
-    private var scratch = ZoneSnapshot()
     private var entries: [RankedRestaurant] = []
     /// Next offset to apply, per partition.
     private var positions: [Int32: Int64] = [:]
@@ -125,14 +124,13 @@ public final class RankingFollower: @unchecked Sendable {
                 for end in batch.reachedEnd { remaining.remove(end.partition) }
             }
         }
-        let elapsed = ContinuousClock.now - start
-        let duration_ms = elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        let duration_ms = Self.milliseconds(ContinuousClock.now - start)
         updateLag(consumer: consumer, ranges: ranges, query: true)
         status.markBootstrapped(duration_ms: duration_ms, records: read)
         logger.info("rankings bootstrapped", metadata: [
             "topic": "\(topic)", "zones": "\(board.zoneCount)", "records_read": "\(read)",
             "records_in_topic": "\(ranges.reduce(0) { $0 + $1.high - $1.low })", "ms": "\(duration_ms)",
-            "search_ms": "\((searched - start).components.seconds * 1_000 + (searched - start).components.attoseconds / 1_000_000_000_000_000)",
+            "search_ms": "\(Self.milliseconds(searched - start))",
         ])
 
         // Follow.
@@ -186,7 +184,7 @@ public final class RankingFollower: @unchecked Sendable {
             return
         }
         let zone = GeohashCell(ranking.zoneID)!  // checked by the decoder
-        if board.read(zone, limit: 0, into: &scratch), scratch.version >= ranking.version { return }
+        if let held = board.version(of: zone), held >= ranking.version { return }
         guard let market = board.register(ranking.marketID) else { return status.addRejected(1) }
         entries.removeAll(keepingCapacity: true)
         for entry in ranking.entries {
@@ -207,6 +205,9 @@ public final class RankingFollower: @unchecked Sendable {
         }
     }
 
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
 }
 
 /// The follower's monotonic clock, for liveness checks against `FollowerStatus`.

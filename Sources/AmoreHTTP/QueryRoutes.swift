@@ -15,9 +15,10 @@ public struct QuerySource: Sendable {
     /// has no such feed (the engine writes its board itself): streams then answer 501.
     public var updates: (@Sendable (GeohashCell) -> AsyncStream<ZoneUpdate>)?
     /// How long a request with `min_version` waits for this server to reach it.
-    public var minVersionWait_ms = 250
-    /// How long a client or cache may keep an answer: rankings refresh each second of event time.
-    public var cacheMaxAge_s = 1
+    public var minVersionWait_ms = Self.defaultMinVersionWait_ms
+    public static let defaultMinVersionWait_ms = 250
+    /// How long a client or cache may keep an answer: as long as rankings take to refresh.
+    public var cacheMaxAge_s = Int(MarketSettings().rankingResolution_ms / 1_000)
     /// Encoded answers reused while their zone's version holds.
     let answers = AnswerCache()
 

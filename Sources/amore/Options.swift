@@ -102,3 +102,17 @@ struct LogOptions: ParsableArguments {
         return logger
     }
 }
+
+/// A `host:port` option (`amore run`'s and `amore serve`'s endpoints; port 0 picks one).
+struct HostPort {
+    let host: String
+    let port: Int
+
+    init(_ text: String, option: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("\(option) '\(text)' is not host:port")
+        }
+        host = String(text[..<colon])
+        self.port = port
+    }
+}

@@ -61,11 +61,7 @@ struct EngineOptions: ParsableArguments {
     func services(settings base: EngineSettings, localBroker: Bool, logger: Logger,
                   onListening: @escaping @Sendable (String) -> Void = { _ in })
         throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
-        let httpText = setting(http, "AMORE_HTTP") ?? "127.0.0.1:8080"
-        guard let colon = httpText.lastIndex(of: ":"), let httpPort = Int(httpText[httpText.index(after: colon)...]),
-              (0...65_535).contains(httpPort) else {
-            throw ValidationError("HTTP address '\(httpText)' is not host:port")
-        }
+        let endpoint = try HostPort(setting(http, "AMORE_HTTP") ?? "127.0.0.1:8080", option: "--http")
         var settings = base
         if localBroker {
             // The local broker holds a group join for half the session timeout.
@@ -84,7 +80,7 @@ struct EngineOptions: ParsableArguments {
         factory.defaultDurationHistogramBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000].map { .milliseconds($0) }
         let engine = Engine(settings: settings, metricsFactory: factory, logger: logger)
         let server = OperationsServer.application(
-            status: engine.status, registry: registry, host: String(httpText[..<colon]), port: httpPort, logger: logger,
+            status: engine.status, registry: registry, host: endpoint.host, port: endpoint.port, logger: logger,
             onRunning: { address in
                 FileHandle.standardOutput.write(Data("AMORE_HTTP=\(address)\n".utf8))
                 onListening(address)

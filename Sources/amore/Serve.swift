@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
         }
         let precision = try number(zonePrecision, "AMORE_ZONE_PRECISION") ?? MarketSettings().zonePrecision
         guard (1...12).contains(precision) else { throw ValidationError("zone precision must be 1 to 12") }
-        let wait_ms = try number(minVersionWaitMs, "AMORE_MIN_VERSION_WAIT_MS") ?? 250
+        let wait_ms = try number(minVersionWaitMs, "AMORE_MIN_VERSION_WAIT_MS") ?? QuerySource.defaultMinVersionWait_ms
         guard (0...10_000).contains(wait_ms) else { throw ValidationError("min-version wait must be 0 to 10000 ms") }
         let query = try HostPort(setting(http, "AMORE_HTTP") ?? "0.0.0.0:8081", option: "--http")
         let ops = try HostPort(setting(opsHttp, "AMORE_OPS_HTTP") ?? "127.0.0.1:9091", option: "--ops-http")
@@ -76,20 +76,5 @@ struct Serve: AsyncParsableCommand {
         ]
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                     logger: logger)).run()
-    }
-}
-
-/// A `host:port` option.
-struct HostPort {
-    let host: String
-    let port: Int
-
-    init(_ text: String, option: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port),
-              colon > text.startIndex else {
-            throw ValidationError("\(option) '\(text)' is not host:port")
-        }
-        host = String(text[..<colon])
-        self.port = port
     }
 }
