@@ -76,6 +76,19 @@ struct CourierIndex {
         return .applied
     }
 
+    /// The identifier of the courier at `index` of `couriers`.
+    func identifier(at index: Int) -> Identifier { indices[Int32(index)] }
+
+    /// Adds a courier as a checkpoint holds it (in index order); its place in the grid is
+    /// rebuilt (the order within a cell never changes a search's answer, only the nearest
+    /// distance counts).
+    mutating func restore(_ id: Identifier, lat_deg: Float, lon_deg: Float, lastPing_ms: Int64, status: CourierStatus,
+                          isInGrid: Bool) {
+        let index = Int(indices.add(id))
+        couriers.append(Courier(lat_deg: lat_deg, lon_deg: lon_deg, lastPing_ms: lastPing_ms, status: status))
+        if isInGrid { addToGrid(index) }
+    }
+
     /// Takes couriers that have not pinged since `before_ms` out of the grid (they are
     /// skipped by searches anyway; this keeps cells short).
     mutating func removeStale(lastPingBefore before_ms: Int64) {

@@ -25,7 +25,8 @@ public struct MarketSettings: Sendable, Equatable {
 
 /// How many events of one kind had each outcome.
 public struct OutcomeCounts: Sendable, Equatable {
-    private var counts = [Int](repeating: 0, count: ApplyOutcome.allCases.count)
+    /// One count per `ApplyOutcome`, by raw value.
+    var counts = [Int](repeating: 0, count: ApplyOutcome.allCases.count)
 
     public subscript(outcome: ApplyOutcome) -> Int {
         get { counts[Int(outcome.rawValue)] }

@@ -28,11 +28,11 @@ public struct MarketState: ~Copyable {
     public let marketID: Identifier
     public let settings: MarketSettings
     public let board: RankingBoard
-    public private(set) var counters = MarketCounters()
+    public internal(set) var counters = MarketCounters()
     /// The newest order or ping event time applied; nil before the first.
-    public private(set) var clock_ms: Int64?
+    public internal(set) var clock_ms: Int64?
     /// The event time of the last ranking refresh.
-    public private(set) var rankingsAsOf_ms: Int64?
+    public internal(set) var rankingsAsOf_ms: Int64?
 
     /// Fields ordered by size so that a restaurant packs into 80 bytes.
     struct Restaurant {
@@ -69,19 +69,19 @@ public struct MarketState: ~Copyable {
         var isMarked = false
     }
 
-    private var restaurantIndices = IdentifierIndex()
-    private var restaurants: [Restaurant] = []
+    var restaurantIndices = IdentifierIndex()
+    var restaurants: [Restaurant] = []
     /// The zones each restaurant is ranked in (empty while closed or without a profile);
     /// apart from `restaurants` so that copying a restaurant copies plain values.
-    private var restaurantZones: [ZoneList] = []
-    private var orders = OrderBook()
-    private var couriers = CourierIndex()
-    private var zones: [Zone] = []
-    private var zoneIndices: [UInt64: Int32] = [:]
-    private var markedZones: [Int32] = []
+    var restaurantZones: [ZoneList] = []
+    var orders = OrderBook()
+    var couriers = CourierIndex()
+    var zones: [Zone] = []
+    var zoneIndices: [UInt64: Int32] = [:]
+    var markedZones: [Int32] = []
     private var published: [GeohashCell] = []
-    private let boardMarket: Int32
-    private var nextSweep_ms: Int64 = .min
+    let boardMarket: Int32
+    var nextSweep_ms: Int64 = .min
     // Reused scratch space for publishing.
     private var candidate: [RankedRestaurant] = []
     private var current = ZoneSnapshot()
@@ -367,9 +367,9 @@ public struct MarketState: ~Copyable {
         }
     }
 
-    private func cell(of zone: Zone) -> GeohashCell { GeohashCell(bits: zone.cellBits, precision: settings.zonePrecision) }
+    func cell(of zone: Zone) -> GeohashCell { GeohashCell(bits: zone.cellBits, precision: settings.zonePrecision) }
 
-    private mutating func mark(_ zone: Int32) {
+    mutating func mark(_ zone: Int32) {
         guard !zones[Int(zone)].isMarked else { return }
         zones[Int(zone)].isMarked = true
         markedZones.append(zone)

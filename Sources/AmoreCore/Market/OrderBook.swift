@@ -35,7 +35,7 @@ struct OrderBook {
         var prepSample_ms: Int64?
     }
 
-    private(set) var orders: [Identifier: Order] = [:]
+    var orders: [Identifier: Order] = [:]
 
     mutating func apply(_ event: OrderEvent, restaurant: Int32) -> Effect {
         let stage = event.type
