@@ -19,9 +19,12 @@ import Synchronization
 /// Delivery: at-least-once. Offsets are committed only once every ranking and dead
 /// letter produced before them has been acknowledged (see `PublicationLedger`); events
 /// applied but not yet in a publication (the current resolution step) are recovered by
-/// the rebuild. On gaining a partition pair the engine replays both partitions from
-/// their beginning up to the committed offsets without publishing (rebuilding the
-/// markets' state exactly, since event time alone decides it), then continues live.
+/// the rebuild. On gaining a partition pair the engine restores the pair's newest usable
+/// checkpoint (`CheckpointStore`, at or before the committed offsets), replays from
+/// there to the committed offsets without publishing (or from the beginning when no
+/// checkpoint is usable), then continues live. The owner checkpoints each pair every
+/// `checkpointInterval_ms`, and exactly at its committed offsets on revoke and shutdown,
+/// so a planned handoff replays nothing.
 public final class Engine: @unchecked Sendable {
     // @unchecked: the mutable state below is touched by the engine thread only (the one
     // in `run`, which also runs the rebalance callbacks); `stopRequested`, `status` and
@@ -38,6 +41,8 @@ public final class Engine: @unchecked Sendable {
     private var consumer: Consumer?
     private var rankingsTopic: ProducerTopic?
     private var deadLettersTopic: ProducerTopic?
+    private var checkpointsTopic: ProducerTopic?
+    private var checkpoints: CheckpointStore?
     private var pairs: [Int32: PartitionPair] = [:]
     /// Pairs given up in a rebalance, kept (committed to their resume offsets) in case the
     /// same partitions come back, which then need no rebuild.
@@ -90,6 +95,14 @@ public final class Engine: @unchecked Sendable {
         self.producer = producer
         rankingsTopic = try producer.topic(settings.topics.rankings)
         deadLettersTopic = try producer.topic(settings.topics.deadLetters)
+        if settings.checkpoints {
+            checkpointsTopic = try producer.topic(settings.topics.checkpoints)
+            var configuration = consumerConfiguration()
+            configuration["group.id"] = "\(settings.groupID).checkpoints"
+            checkpoints = try CheckpointStore(topic: settings.topics.checkpoints, partitions: Int32(ordersPartitions),
+                                              consumerConfiguration: configuration, logger: logger)
+        }
+        defer { checkpoints?.close() }
 
         let profileConsumer = try loadProfiles()
         defer { try? profileConsumer.close() }
@@ -118,6 +131,7 @@ public final class Engine: @unchecked Sendable {
             }
             for pair in pairs.values { try drain(pair) }
             try refreshIdlePairs(now_ns: Clock.monotonic_ns())
+            try writeDueCheckpoints(now_ns: now_ns)
             if now_ns >= nextCommit_ns {
                 nextCommit_ns = now_ns + UInt64(settings.commitInterval_ms) * 1_000_000
                 try commitAcknowledged(now_ns: now_ns)
@@ -151,6 +165,9 @@ public final class Engine: @unchecked Sendable {
             NewTopic(topics.rankings, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
                      configs: ["cleanup.policy": "compact"]),
             NewTopic(topics.deadLetters, partitions: settings.partitions, replicationFactor: settings.replicationFactor),
+            // Two slots per pair survive compaction (CheckpointStore).
+            NewTopic(topics.checkpoints, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
+                     configs: ["cleanup.policy": "compact"]),
         ])
         let metadata = try admin.waitForTopics(topics.all, timeout_ms: 30_000)
         let orders = metadata.topic(topics.orders)?.partitions.count ?? 0
@@ -208,18 +225,101 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: Rebalancing (engine thread, inside poll)
 
-    /// Partitions kept from before start where they stopped; new ones replay from the start.
+    /// Partitions kept from before start where they stopped; gained ones from their
+    /// pair's checkpoint, or from the beginning.
     private func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition] {
-        partitions.map { partition in
+        let restored = restoreGainedPairs(partitions)
+        return partitions.map { partition in
             var start = partition
             if let pair = retained[partition.partition], let side = side(of: partition.topic),
                let resume = pair.resumeOffset(side) {
                 start.offset = resume
+            } else if let checkpoint = restored[partition.partition], let side = side(of: partition.topic) {
+                start.offset = side == .orders ? checkpoint.ordersOffset : checkpoint.couriersOffset
             } else {
                 start.offset = KafkaOffset.beginning
             }
             return start
         }
+    }
+
+    /// Restores every gained pair (neither owned nor retained) from its newest usable
+    /// checkpoint: complete, valid, written with these market settings, at or before the
+    /// committed offsets. A pair without one is left to a full replay; the reasons are
+    /// logged and counted. The restored pairs replay to the committed offsets from the
+    /// checkpoint's offsets.
+    private func restoreGainedPairs(_ partitions: [TopicPartition]) -> [Int32: PairCheckpoint] {
+        guard let checkpoints, let consumer else { return [:] }
+        let gained = Set(partitions.map(\.partition)).filter { pairs[$0] == nil && retained[$0] == nil }
+        guard !gained.isEmpty else { return [:] }
+        let committed: [TopicPartition]
+        do {
+            committed = try consumer.committed(partitions.filter { gained.contains($0.partition) }, timeout_ms: 10_000)
+        } catch {
+            logger.warning("restore: committed offsets unavailable (\(error)); gained pairs replay in full")
+            return [:]
+        }
+        func committedOffset(_ topic: String, _ number: Int32) -> Int64? {
+            committed.first { $0.topic == topic && $0.partition == number }.map { max(0, $0.offset ?? 0) }
+        }
+        var restored: [Int32: PairCheckpoint] = [:]
+        for number in gained.sorted() {
+            // Both sides or neither: a checkpoint holds the pair's merged state.
+            guard let ordersEnd = committedOffset(settings.topics.orders, number),
+                  let couriersEnd = committedOffset(settings.topics.couriers, number) else { continue }
+            let start_ns = Clock.monotonic_ns()
+            do {
+                let (found, passedOver) = try checkpoints.newest(pair: number) { bytes in
+                    let header = try PairCheckpoint.header(of: bytes)
+                    guard header.partition == number else { throw CheckpointError.invalid(field: "partition", offset: 0) }
+                    guard header.ordersOffset <= ordersEnd && header.couriersOffset <= couriersEnd else {
+                        throw CheckpointError.incomplete(
+                            "ahead of the committed offsets (orders \(header.ordersOffset) > \(ordersEnd) or couriers \(header.couriersOffset) > \(couriersEnd))")
+                    }
+                    return (header, try PairCheckpoint.markets(of: bytes, board: status.board, settings: settings.market))
+                }
+                for rejection in passedOver {
+                    metrics.checkpointsPassedOver.increment()
+                    logger.warning("restore: passed over a checkpoint", metadata: [
+                        "pair": "\(number)", "checkpoint": "\(String(rejection.checkpointID, radix: 16))",
+                        "reason": "\(rejection.reason)",
+                    ])
+                }
+                guard let (checkpoint, markets) = found else {
+                    logger.info("restore: no usable checkpoint; replaying the pair's retained input", metadata: ["pair": "\(number)"])
+                    continue
+                }
+                let pair = PartitionPair(partition: number)
+                pair.markets = markets
+                for (id, market) in markets {
+                    ownerOfMarket[id] = pair
+                    // Profiles read since the checkpoint (older ones are refused as late).
+                    for restaurant in restaurantsOfMarket[id] ?? [] {
+                        if let profile = profiles[restaurant], profile.marketID == id { market.state.apply(profile) }
+                    }
+                }
+                pair.orders.nextOffset = checkpoint.ordersOffset
+                pair.orders.replayEnd = ordersEnd
+                pair.couriers.nextOffset = checkpoint.couriersOffset
+                pair.couriers.replayEnd = couriersEnd
+                pair.restore = RestoreProgress(source: .checkpoint, started_ns: start_ns, ordersStart: checkpoint.ordersOffset,
+                                               couriersStart: checkpoint.couriersOffset)
+                pair.lastCheckpoint_ns = start_ns
+                pairs[number] = pair
+                restored[number] = checkpoint
+                metrics.checkpointLoad.recordNanoseconds(Int64(Clock.monotonic_ns() - start_ns))
+                logger.info("restore: checkpoint loaded", metadata: [
+                    "pair": "\(number)", "markets": "\(markets.count)",
+                    "written_at_ms": "\(checkpoint.writtenAt_ms)",
+                    "replay": "orders \(checkpoint.ordersOffset)..<\(ordersEnd), couriers \(checkpoint.couriersOffset)..<\(couriersEnd)",
+                    "load_ms": "\((Clock.monotonic_ns() - start_ns) / 1_000_000)",
+                ])
+            } catch {
+                logger.warning("restore: checkpoints of the pair unreadable (\(error)); replaying its retained input",
+                               metadata: ["pair": "\(number)"])
+            }
+        }
+        return restored
     }
 
     private func rebalance(_ event: RebalanceEvent) {
@@ -254,6 +354,7 @@ public final class Engine: @unchecked Sendable {
                 kept.append("\(partition.partition)")
             } else {
                 pair = PartitionPair(partition: partition.partition)
+                pair.restore = RestoreProgress(source: .fullReplay, started_ns: Clock.monotonic_ns(), ordersStart: 0, couriersStart: 0)
                 pairs[partition.partition] = pair
                 rebuilt.append("\(partition.partition)")
             }
@@ -276,6 +377,11 @@ public final class Engine: @unchecked Sendable {
     private func revoke(_ partitions: [TopicPartition]) throws {
         try commitEverything()
         let numbers = Set(partitions.map(\.partition))
+        // Exactly at what was just committed: the next owner replays nothing.
+        for number in numbers.sorted() {
+            if let pair = pairs[number], pair.restore == nil { try writeCheckpoint(pair, now_ns: Clock.monotonic_ns()) }
+        }
+        if checkpoints != nil { try producer?.flush(timeout_ms: 30_000) }
         for number in numbers {
             guard let pair = pairs.removeValue(forKey: number) else { continue }
             // Keep the state (and where it resumes) in case the partition comes back.
@@ -382,8 +488,10 @@ public final class Engine: @unchecked Sendable {
             if cursor.applied > 0 {
                 status.addApplied(cursor.applied)
                 pair.hasUnrefreshedEvents = true
+                pair.changedSinceCheckpoint = true
                 pair.lastCreateTime_ms = cursor.lastCreateTime_ms
             }
+            if pair.restore != nil, pair.hasReplayedToCommitted { finishRestore(pair) }
         }
         // Asked at most once per side per drain: the watermark lookup takes librdkafka's
         // locks, and nothing fetched arrives while draining.
@@ -503,6 +611,54 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// The pair's state has caught up with its committed offsets: it publishes again.
+    private func finishRestore(_ pair: PartitionPair) {
+        guard let restore = pair.restore else { return }
+        pair.restore = nil
+        let elapsed_ns = Int64(Clock.monotonic_ns() - restore.started_ns)
+        let replayed = (pair.orders.replayEnd - restore.ordersStart) + (pair.couriers.replayEnd - restore.couriersStart)
+        metrics.restore[restore.source]?.recordNanoseconds(elapsed_ns)
+        metrics.replayedRecords.increment(by: max(0, replayed))
+        logger.info("pair restored: publishing its markets again", metadata: [
+            "pair": "\(pair.partition)", "from": "\(restore.source.rawValue)", "markets": "\(pair.markets.count)",
+            "replayed_records": "\(replayed)", "ms": "\(elapsed_ns / 1_000_000)",
+        ])
+    }
+
+    // MARK: Checkpoints
+
+    /// Checkpoints every owned pair whose state changed `checkpointInterval_ms` ago or
+    /// more, and every pair unchanged for `checkpointRefresh_ms`. Between drains: each
+    /// pair's state is exactly its input before its resume offsets.
+    private func writeDueCheckpoints(now_ns: UInt64) throws {
+        guard checkpoints != nil else { return }
+        let interval_ns = UInt64(settings.checkpointInterval_ms) * 1_000_000
+        let refresh_ns = UInt64(settings.checkpointRefresh_ms) * 1_000_000
+        for pair in pairs.values where pair.restore == nil {
+            let since_ns = now_ns &- pair.lastCheckpoint_ns
+            if (pair.changedSinceCheckpoint && since_ns >= interval_ns) || since_ns >= refresh_ns {
+                try writeCheckpoint(pair, now_ns: now_ns)
+            }
+        }
+    }
+
+    private func writeCheckpoint(_ pair: PartitionPair, now_ns: UInt64) throws {
+        guard let checkpoints, let producer, let checkpointsTopic,
+              pair.orders.isAssigned && pair.couriers.isAssigned else { return }
+        let start_ns = Clock.monotonic_ns()
+        let (_, bytes) = PairCheckpoint.encode(pair, settings: settings.market, writtenAt_ms: Clock.wall_ms(),
+                                               capacity: pair.lastCheckpointBytes + 4_096)
+        for chunk in checkpoints.chunks(of: bytes, pair: pair.partition) {
+            try send(producer, checkpointsTopic, partition: chunk.partition, key: chunk.key, value: chunk.value, headers: [],
+                     createTime_ms: 0)
+        }
+        pair.changedSinceCheckpoint = false
+        pair.lastCheckpoint_ns = now_ns
+        pair.lastCheckpointBytes = bytes.count
+        metrics.checkpointWrite.recordNanoseconds(Int64(Clock.monotonic_ns() - start_ns))
+        metrics.checkpointBytes(partition: pair.partition).record(bytes.count)
+    }
+
     // MARK: Output
 
     private func publish(_ zones: [GeohashCell], createTime_ms: Int64) throws {
@@ -532,17 +688,17 @@ public final class Engine: @unchecked Sendable {
         ])
     }
 
-    private func send(_ producer: Producer, _ topic: ProducerTopic, key: [UInt8]?, value: [UInt8],
+    private func send(_ producer: Producer, _ topic: ProducerTopic, partition: Int32? = nil, key: [UInt8]?, value: [UInt8],
                       headers: [RecordHeader], createTime_ms: Int64) throws {
         let token = ledger.token(createTime_ms: createTime_ms)
         do {
             try value.withUnsafeBytes { value in
                 if let key {
                     try key.withUnsafeBytes { key in
-                        try producer.send(to: topic, key: key, value: value, headers: headers, token: token)
+                        try producer.send(to: topic, partition: partition, key: key, value: value, headers: headers, token: token)
                     }
                 } else {
-                    try producer.send(to: topic, key: nil, value: value, headers: headers, token: token)
+                    try producer.send(to: topic, partition: partition, key: nil, value: value, headers: headers, token: token)
                 }
             }
         } catch {
@@ -632,6 +788,20 @@ public final class Engine: @unchecked Sendable {
                 gauge.record(max(0, marks.high - (pair.resumeOffset(side) ?? marks.low)))
             }
         }
+        var restoring: [String] = []
+        let now_ns = Clock.monotonic_ns()
+        for pair in pairs.values.sorted(by: { $0.partition < $1.partition }) {
+            if pair.lastCheckpoint_ns > 0 {
+                metrics.checkpointAge(partition: pair.partition).record(Double(now_ns &- pair.lastCheckpoint_ns) / 1e9)
+            }
+            guard let restore = pair.restore else { continue }
+            let markets = pair.markets.keys.map(\.description).sorted().joined(separator: ",")
+            restoring.append("pair \(pair.partition) (markets \(markets.isEmpty ? "not yet known" : markets)): "
+                + "replaying \(restore.source == .checkpoint ? "from its checkpoint" : "its whole retained input") "
+                + "to the committed offsets, for \((now_ns - restore.started_ns) / 1_000_000) ms")
+        }
+        metrics.restoringPairs.record(restoring.count)
+        status.setRestoring(restoring)
         metrics.restaurants.record(restaurants)
         metrics.couriers.record(couriers)
         metrics.zones.record(zones)

@@ -8,6 +8,8 @@ public enum EngineError: Error, CustomStringConvertible {
     /// A ranking or dead letter could not be delivered: offsets after it stay uncommitted,
     /// and the engine stops so that a restart replays from the last commit.
     case publicationFailed(KafkaError)
+    /// The checkpoint topic's partition could not be read to its end in time.
+    case checkpointReadTimedOut(topic: String, partition: Int32)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum EngineError: Error, CustomStringConvertible {
             return "topics \(orders) (\(ordersPartitions) partitions) and \(couriers) (\(couriersPartitions) partitions) "
                 + "are not co-partitioned: a market's orders and courier pings must meet on one instance, "
                 + "so both topics need the same partition count"
+        case let .checkpointReadTimedOut(topic, partition):
+            return "reading checkpoints from \(topic)[\(partition)] did not reach its end in 30 s"
         case let .publicationFailed(error):
             return "a publication was not delivered (\(error)); stopping so that a restart replays from the last commit"
         }

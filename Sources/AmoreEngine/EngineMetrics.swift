@@ -14,6 +14,15 @@ final class EngineMetrics: Sendable {
     let couriers: Gauge
     let zones: Gauge
     let markets: Gauge
+    /// Encoding and enqueueing one pair's checkpoint (on the engine thread).
+    let checkpointWrite: Timer
+    /// Reading, checking and restoring a pair's newest usable checkpoint.
+    let checkpointLoad: Timer
+    /// From gaining a pair to its state at the committed offsets, by how it got there.
+    let restore: [RestoreProgress.Source: Timer]
+    let replayedRecords: Counter
+    let checkpointsPassedOver: Counter
+    let restoringPairs: Gauge
     let factory: MetricsFactory
 
     static let orderTypes = OrderEventType.allCases.map { "\($0.name)" }
@@ -39,6 +48,23 @@ final class EngineMetrics: Sendable {
         couriers = Gauge(label: "amore_couriers", factory: factory)
         zones = Gauge(label: "amore_zones", factory: factory)
         markets = Gauge(label: "amore_markets", factory: factory)
+        checkpointWrite = Timer(label: "amore_checkpoint_write_seconds", factory: factory)
+        checkpointLoad = Timer(label: "amore_checkpoint_load_seconds", factory: factory)
+        restore = [
+            .checkpoint: Timer(label: "amore_restore_seconds", dimensions: [("from", "checkpoint")], factory: factory),
+            .fullReplay: Timer(label: "amore_restore_seconds", dimensions: [("from", "full_replay")], factory: factory),
+        ]
+        replayedRecords = Counter(label: "amore_restore_replayed_records_total", factory: factory)
+        checkpointsPassedOver = Counter(label: "amore_checkpoints_passed_over_total", factory: factory)
+        restoringPairs = Gauge(label: "amore_restoring_pairs", factory: factory)
+    }
+
+    func checkpointBytes(partition: Int32) -> Gauge {
+        Gauge(label: "amore_checkpoint_bytes", dimensions: [("partition", String(partition))], factory: factory)
+    }
+
+    func checkpointAge(partition: Int32) -> Gauge {
+        Gauge(label: "amore_checkpoint_age_seconds", dimensions: [("partition", String(partition))], factory: factory)
     }
 
     func lag(topic: String, partition: Int32) -> Gauge {

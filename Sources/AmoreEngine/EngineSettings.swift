@@ -10,10 +10,11 @@ public struct EngineSettings: Sendable {
         public var couriers = "amore.couriers"
         public var rankings = "amore.rankings"
         public var deadLetters = "amore.deadletter"
+        public var checkpoints = "amore.checkpoints"
 
         public init() {}
 
-        var all: [String] { [restaurants, orders, couriers, rankings, deadLetters] }
+        var all: [String] { [restaurants, orders, couriers, rankings, deadLetters, checkpoints] }
     }
 
     /// librdkafka properties for every client (bootstrap servers, security, tuning).
@@ -43,9 +44,26 @@ public struct EngineSettings: Sendable {
     /// Partitions of the topics the engine creates when they are missing.
     public var partitions: Int32 = 4
     public var replicationFactor: Int32 = 1
-    /// Retention of the input topics the engine creates: state is rebuilt by replaying
-    /// them, so this bounds both what a rebuild can recover and what it costs.
-    public var inputRetention_ms: Int64 = 6 * 3_600_000
+    /// Whether pairs are checkpointed and restored from checkpoints (off: every gained
+    /// pair replays its whole retained input, as before checkpoints; for comparisons).
+    public var checkpoints = true
+    /// A pair whose state changed is checkpointed this often (wall time), and on revoke
+    /// and shutdown.
+    public var checkpointInterval_ms: Int64 = 5_000
+    /// A pair whose state did not change is checkpointed this often anyway, so that its
+    /// newest checkpoint is never older than the input retained behind it.
+    public var checkpointRefresh_ms: Int64 = 600_000
+    /// How long input may wait for an owner (an outage, a stuck rebalance) and still be
+    /// read: the margin in the retention rule below.
+    public var retentionMargin_ms: Int64 = 3_600_000
+    /// Retention of the input topics the engine creates. A restore replays from the
+    /// newest usable checkpoint, or from the one before it (a torn or corrupt newest), which
+    /// is at most two `checkpointRefresh_ms` old; input must also outlast
+    /// `retentionMargin_ms` without an owner. Without checkpoints, state is rebuilt by
+    /// replaying everything retained: 6 h.
+    public var inputRetention_ms: Int64 {
+        checkpoints ? 2 * checkpointRefresh_ms + retentionMargin_ms : 6 * 3_600_000
+    }
     public var market = MarketSettings()
     /// Records taken from the consumer per poll (the loop commits, checks idle pairs and
     /// reads profile updates between polls, so this also bounds how long those wait).

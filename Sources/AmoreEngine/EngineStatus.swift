@@ -16,6 +16,7 @@ public final class EngineStatus: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let lastLoop_ns = Atomic<UInt64>(0)
     private let applied = Atomic<Int>(0)
+    private let restoring = Mutex<[String]>([])
 
     init(board: RankingBoard, zonePrecision: Int) {
         self.board = board
@@ -36,6 +37,10 @@ public final class EngineStatus: Sendable {
     /// Order events and courier pings applied since start (replays included): progress.
     public var appliedEvents: Int { applied.load(ordering: .relaxed) }
 
+    /// The pairs whose markets publish no fresh rankings yet, and why (refreshed every second).
+    public var notServing: [String] { restoring.withLock { $0 } }
+
+    func setRestoring(_ pairs: [String]) { restoring.withLock { $0 = pairs } }
     func addApplied(_ count: Int) { applied.add(count, ordering: .relaxed) }
     func markProfilesLoaded() { profilesLoaded.store(true, ordering: .releasing) }
     func markStopping() { stopping.store(true, ordering: .relaxed) }

@@ -60,6 +60,9 @@ final class PartitionPair {
         /// False when this instance was not assigned this side (it then holds nothing back).
         var isAssigned = false
 
+        /// The first offset not yet applied, as far as fetched (no floor at `replayEnd`).
+        var appliedUpTo: Int64? { events.first?.offset ?? nextOffset }
+
         /// The first offset not yet applied: where a restart must resume.
         var resumeOffset: Int64? {
             if let first = events.first { return max(first.offset, replayEnd) }
@@ -88,6 +91,14 @@ final class PartitionPair {
     var hasUnrefreshedEvents = false
     /// The CreateTime of the last event applied (for the delay of an idle refresh).
     var lastCreateTime_ms: Int64 = 0
+    /// Whether events were applied since the last checkpoint.
+    var changedSinceCheckpoint = false
+    /// Wall clock (ns, monotonic) of the last checkpoint written; 0 before the first.
+    var lastCheckpoint_ns: UInt64 = 0
+    var lastCheckpointBytes = 0
+    /// Set from gaining the pair until its state has caught up with the committed offsets
+    /// (it publishes nothing before that).
+    var restore: RestoreProgress?
     /// Zones republished while catching up, not sent yet (each once, in first-change order).
     var deferredZones: [GeohashCell] = []
     var deferredSet: Set<GeohashCell> = []
@@ -147,7 +158,22 @@ final class PartitionPair {
 
     var bufferedCount: Int { orders.events.count + couriers.events.count }
 
+    /// Whether both sides have applied everything before their replay ends.
+    var hasReplayedToCommitted: Bool {
+        (orders.appliedUpTo ?? 0) >= orders.replayEnd && (couriers.appliedUpTo ?? 0) >= couriers.replayEnd
+    }
+
     private static func headTime_ms<Event>(_ events: Deque<PendingEvent<Event>>) -> Int64? {
         events.isEmpty ? nil : events[events.startIndex].event.eventTime_ms
     }
+}
+
+/// How a gained pair is being brought up to its committed offsets.
+struct RestoreProgress {
+    enum Source: String { case checkpoint, fullReplay = "full_replay" }
+    var source: Source
+    var started_ns: UInt64
+    /// Where replay started on each side (the checkpoint's offsets, or the beginning).
+    var ordersStart: Int64
+    var couriersStart: Int64
 }

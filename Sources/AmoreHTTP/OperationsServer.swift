@@ -17,7 +17,12 @@ public enum OperationsServer {
             status.isHealthy() ? plain(.ok, "ok\n") : plain(.serviceUnavailable, "engine loop stalled\n")
         }
         router.get("/readyz") { _, _ in
-            status.isReady ? plain(.ok, "ready\n") : plain(.serviceUnavailable, "not ready: restaurant profiles not loaded yet, or stopping\n")
+            // Restoring pairs do not make the instance unready (it holds its partitions
+            // and serves the rest); they are listed so that an operator sees which
+            // markets wait for fresh rankings and why.
+            let restoring = status.notServing.map { "not yet serving fresh rankings: \($0)\n" }.joined()
+            return status.isReady ? plain(.ok, "ready\n" + restoring)
+                : plain(.serviceUnavailable, "not ready: restaurant profiles not loaded yet, or stopping\n" + restoring)
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],

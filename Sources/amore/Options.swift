@@ -63,6 +63,8 @@ struct TopicOptions: ParsableArguments {
     var rankingsTopic: String?
     @Option(help: "Dead-letter topic (output). Env: AMORE_DEADLETTER_TOPIC.")
     var deadLetterTopic: String?
+    @Option(help: "Checkpoints topic (the engine's state, compacted). Env: AMORE_CHECKPOINTS_TOPIC.")
+    var checkpointsTopic: String?
     @Option(help: "Partitions of topics created when missing. Env: AMORE_PARTITIONS. Default 4.")
     var partitions: Int32?
 
@@ -78,6 +80,7 @@ struct TopicOptions: ParsableArguments {
         if let topic = setting(couriersTopic, "AMORE_COURIERS_TOPIC") { settings.topics.couriers = topic }
         if let topic = setting(rankingsTopic, "AMORE_RANKINGS_TOPIC") { settings.topics.rankings = topic }
         if let topic = setting(deadLetterTopic, "AMORE_DEADLETTER_TOPIC") { settings.topics.deadLetters = topic }
+        if let topic = setting(checkpointsTopic, "AMORE_CHECKPOINTS_TOPIC") { settings.topics.checkpoints = topic }
         return settings
     }
 }

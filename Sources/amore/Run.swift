@@ -56,6 +56,12 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Milliseconds a partition must be quiet before its rankings catch up with its last event. Env: AMORE_IDLE_REFRESH_MS. Default 100.")
     var idleRefreshMs: Int64?
 
+    @Option(help: "Milliseconds of wall time between checkpoints of a pair whose state changed. Env: AMORE_CHECKPOINT_INTERVAL_MS. Default 5000.")
+    var checkpointIntervalMs: Int64?
+
+    @Flag(help: "Neither write nor restore checkpoints: a gained pair replays its whole retained input (for comparisons). Env: AMORE_CHECKPOINTS=off.")
+    var noCheckpoints = false
+
     /// The engine and its HTTP endpoint as services of one group; either ending ends the group.
     /// - Parameter onListening: told the HTTP endpoint's host:port once it listens.
     func services(settings base: EngineSettings, localBroker: Bool, logger: Logger,
@@ -74,6 +80,11 @@ struct EngineOptions: ParsableArguments {
             settings.market.zonePrecision = precision
         }
         if let idle = try number(idleRefreshMs, "AMORE_IDLE_REFRESH_MS") { settings.idleRefresh_ms = max(1, idle) }
+        if let interval = try number(checkpointIntervalMs, "AMORE_CHECKPOINT_INTERVAL_MS") {
+            guard interval >= 100 else { throw ValidationError("the checkpoint interval must be at least 100 ms") }
+            settings.checkpointInterval_ms = interval
+        }
+        if noCheckpoints || setting(nil, "AMORE_CHECKPOINTS") == "off" { settings.checkpoints = false }
 
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)

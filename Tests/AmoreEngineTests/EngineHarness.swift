@@ -13,6 +13,7 @@ struct TestTopics: Sendable {
     let couriers: String
     let rankings: String
     let deadLetters: String
+    let checkpoints: String
     let group: String
 
     init(_ name: String) {
@@ -22,21 +23,25 @@ struct TestTopics: Sendable {
         couriers = "\(name)-\(id).couriers"
         rankings = "\(name)-\(id).rankings"
         deadLetters = "\(name)-\(id).deadletter"
+        checkpoints = "\(name)-\(id).checkpoints"
         group = "\(name)-\(id)"
     }
 
     /// The same input topics, another output topic and group: a second, independent run.
     func withOutput(_ suffix: String) -> TestTopics {
         TestTopics(restaurants: restaurants, orders: orders, couriers: couriers,
-                   rankings: "\(rankings)-\(suffix)", deadLetters: "\(deadLetters)-\(suffix)", group: "\(group)-\(suffix)")
+                   rankings: "\(rankings)-\(suffix)", deadLetters: "\(deadLetters)-\(suffix)",
+                   checkpoints: "\(checkpoints)-\(suffix)", group: "\(group)-\(suffix)")
     }
 
-    private init(restaurants: String, orders: String, couriers: String, rankings: String, deadLetters: String, group: String) {
+    private init(restaurants: String, orders: String, couriers: String, rankings: String, deadLetters: String,
+                 checkpoints: String, group: String) {
         self.restaurants = restaurants
         self.orders = orders
         self.couriers = couriers
         self.rankings = rankings
         self.deadLetters = deadLetters
+        self.checkpoints = checkpoints
         self.group = group
     }
 
@@ -46,7 +51,7 @@ struct TestTopics: Sendable {
     /// The topic flags alone (`amore simulate`, `amore replay`).
     var topicArguments: [String] {
         ["--restaurants-topic", restaurants, "--orders-topic", orders, "--couriers-topic", couriers,
-         "--rankings-topic", rankings, "--dead-letter-topic", deadLetters]
+         "--rankings-topic", rankings, "--dead-letter-topic", deadLetters, "--checkpoints-topic", checkpoints]
     }
 
     /// Creates the input topics, so that input can be produced before an engine starts.

@@ -83,7 +83,7 @@ import Testing
         try #require(expected.count > 100)
 
         let crashed = topics.withOutput("b")
-        let engineB = try EngineProcess(servers: servers, topics: crashed)
+        let engineB = try EngineProcess(servers: servers, topics: crashed, extra: ["--no-checkpoints"])
         // Killed as soon as something is committed, mid-stream.
         _ = eventually(timeout_s: 60) {
             (try? Self.committedOffsets(group: crashed.group, topics: inputs, servers: servers))?.values.contains { $0 > 0 } == true
@@ -95,7 +95,9 @@ import Testing
         #expect(committedAtKill.values.contains { $0 > 0 }, "nothing was committed before the kill")
         #expect(committedAtKill != ends, "everything was committed before the kill")
 
-        let restarted = try EngineProcess(servers: servers, topics: crashed)
+        // Without checkpoints: this is the full-replay path (CheckpointRecoveryTests
+        // covers restores from checkpoints).
+        let restarted = try EngineProcess(servers: servers, topics: crashed, extra: ["--no-checkpoints"])
         #expect(restarted.waitUntilCaughtUp(expectedRecords: records, timeout_s: 120), "\(restarted.logTail())")
         #expect(restarted.terminate() == 0)
         let actual = latestRankings(try readAll(crashed.rankings, servers: servers))
