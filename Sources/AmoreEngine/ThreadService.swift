@@ -3,7 +3,8 @@ import ServiceLifecycle
 
 /// A blocking loop (the engine, a producer feed, a terminal view) as a swift-service-lifecycle
 /// `Service`: the loop runs on a thread of its own; graceful shutdown (SIGTERM/SIGINT
-/// through the service group) calls `stop`, and `run` returns when the loop does.
+/// through the service group) calls `stop`, and so does cancelling the task (a service
+/// group cancelling its services, a test's task group); `run` returns when the loop does.
 public struct ThreadService: Service {
     public let name: String
     private let loop: @Sendable () throws -> Void
@@ -18,17 +19,21 @@ public struct ThreadService: Service {
     public func run() async throws {
         let (name, loop) = (name, loop)
         try await withGracefulShutdownHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let thread = Thread {
-                    do {
-                        try loop()
-                        continuation.resume()
-                    } catch {
-                        continuation.resume(throwing: error)
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                    let thread = Thread {
+                        do {
+                            try loop()
+                            continuation.resume()
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
                     }
+                    thread.name = name
+                    thread.start()
                 }
-                thread.name = name
-                thread.start()
+            } onCancel: { [stop] in
+                stop()
             }
         } onGracefulShutdown: { [stop] in
             stop()
