@@ -79,6 +79,12 @@ let package = Package(
             path: "EngineThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "CheckpointRestore",
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), .product(name: "AmoreCore", package: root)],
+            path: "CheckpointRestore",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,6 +32,8 @@ enum Metric {
     static let engineRate = BenchmarkMetric.custom("engine_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
     static let rawRate = BenchmarkMetric.custom("raw_consume_krecords_per_s", polarity: .prefersLarger, useScalingFactor: false)
     static let ratio = BenchmarkMetric.custom("engine_vs_raw_percent", polarity: .prefersLarger, useScalingFactor: false)
+    static let uncheckedRatio = BenchmarkMetric.custom("engine_without_checkpoints_vs_raw_percent", polarity: .prefersLarger,
+                                                       useScalingFactor: false)
     /// CPU time of the engine's own thread per record read: what the engine costs apart
     /// from the broker and librdkafka's threads, far steadier than rates on a shared box.
     static let engineCPU = BenchmarkMetric.custom("engine_thread_cpu_ns_per_record", polarity: .prefersSmaller,
@@ -105,6 +107,7 @@ func freshTopics(_ prefix: String) -> EngineSettings.Topics {
     topics.couriers = "\(prefix)-\(id).couriers"
     topics.rankings = "\(prefix)-\(id).rankings"
     topics.deadLetters = "\(prefix)-\(id).deadletter"
+    topics.checkpoints = "\(prefix)-\(id).checkpoints"
     return topics
 }
 
@@ -131,7 +134,7 @@ final class RunningEngine: Sendable {
 
     private let threadCPU = ThreadCPU()
 
-    init(servers: String, inputs: EngineSettings.Topics, onPublished: (@Sendable (Int64) -> Void)? = nil) {
+    init(servers: String, inputs: EngineSettings.Topics, checkpoints: Bool = true, onPublished: (@Sendable (Int64) -> Void)? = nil) {
         var settings = EngineSettings(kafka: KafkaConfiguration(bootstrapServers: servers))
         // The local broker holds a group join for half the session timeout.
         settings.consumerProperties["session.timeout.ms"] = "2000"
@@ -143,6 +146,8 @@ final class RunningEngine: Sendable {
         settings.topics = inputs
         settings.topics.rankings = outputs.rankings
         settings.topics.deadLetters = outputs.deadLetters
+        settings.topics.checkpoints = outputs.checkpoints
+        settings.checkpoints = checkpoints
         settings.groupID = "bench-\(UUID().uuidString.prefix(8))"
         settings.partitions = partitions
         engine = Engine(settings: settings, metricsFactory: NOOPMetricsHandler.instance, onPublished: onPublished)
@@ -198,9 +203,9 @@ func threadCPUTime_ns() -> Int64 {
 
 /// Records per second from the first applied batch to the last record applied, and the
 /// engine thread's CPU time per record over its whole run (start-up and shutdown included).
-func engineThroughput(_ bench: EngineBench) throws -> (rate: Double, cpu_ns: Double) {
+func engineThroughput(_ bench: EngineBench, checkpoints: Bool = true) throws -> (rate: Double, cpu_ns: Double) {
     let total = bench.orders + bench.pings
-    let running = RunningEngine(servers: bench.servers, inputs: bench.inputs)
+    let running = RunningEngine(servers: bench.servers, inputs: bench.inputs, checkpoints: checkpoints)
     guard running.wait(timeout_s: 60, until: { running.engine.status.appliedEvents > 0 }) else {
         try running.stop()
         throw BenchFailure(description: "the engine applied nothing in 60 s")
@@ -313,15 +318,19 @@ let benchmarks: @Sendable () -> Void = {
     // This shared 2-core machine (broker, engine and producer on the same cores) moves
     // these by ±20 % run to run.
     let tolerance = BenchmarkThresholds(relative: [.p50: 30.0])
-    let throughputMetrics = [Metric.engineRate, Metric.rawRate, Metric.ratio, Metric.engineCPU]
+    let throughputMetrics = [Metric.engineRate, Metric.rawRate, Metric.ratio, Metric.uncheckedRatio, Metric.engineCPU]
     Benchmark("engine_vs_raw_consume", configuration: .init(
         metrics: throughputMetrics, warmupIterations: 0, maxDuration: .seconds(600), maxIterations: 3,
         thresholds: Dictionary(uniqueKeysWithValues: throughputMetrics.map { ($0, tolerance) }))) { benchmark in
         let bench = EngineBench.shared
         let raw = try rawConsumeRate(bench)
         let (engine, cpu_ns) = try engineThroughput(bench)
+        // The same engine without checkpoints (every 5 s per pair, the default), same run.
+        let (unchecked, uncheckedCPU_ns) = try engineThroughput(bench, checkpoints: false)
         log("raw consume \(Int(raw / 1_000)) k records/s, engine \(Int(engine / 1_000)) k records/s, \(Int(engine / raw * 100)) %, "
-            + "engine thread \(Int(cpu_ns)) ns CPU per record")
+            + "engine thread \(Int(cpu_ns)) ns CPU per record; without checkpoints \(Int(unchecked / 1_000)) k records/s "
+            + "(\(Int(unchecked / raw * 100)) %), \(Int(uncheckedCPU_ns)) ns CPU per record")
+        benchmark.measurement(Metric.uncheckedRatio, Int((unchecked / raw * 100).rounded()))
         benchmark.measurement(Metric.engineCPU, Int(cpu_ns))
         benchmark.measurement(Metric.rawRate, Int(raw / 1_000))
         benchmark.measurement(Metric.engineRate, Int(engine / 1_000))

@@ -28,38 +28,26 @@ import Synchronization
 public final class Engine: @unchecked Sendable {
     // @unchecked: the mutable state below is touched by the engine thread only (the one
     // in `run`, which also runs the rebalance callbacks); `stopRequested`, `status` and
-    // `ledger` are thread-safe.
+    // the publisher's ledger are thread-safe.
     public let settings: EngineSettings
     public let status: EngineStatus
     private let logger: Logger
     private let metrics: EngineMetrics
-    private let ledger = PublicationLedger()
     private let stopRequested = Atomic<Bool>(false)
     private let onPublished: (@Sendable (_ delay_ns: Int64) -> Void)?
 
-    private var producer: Producer?
+    private var publisher: Publisher?
     private var consumer: Consumer?
-    private var rankingsTopic: ProducerTopic?
-    private var deadLettersTopic: ProducerTopic?
-    private var checkpointsTopic: ProducerTopic?
     private var checkpoints: CheckpointStore?
     private var pairs: [Int32: PartitionPair] = [:]
     /// Pairs given up in a rebalance, kept (committed to their resume offsets) in case the
     /// same partitions come back, which then need no rebuild.
     private var retained: [Int32: PartitionPair] = [:]
-    private var profiles: [Identifier: RestaurantProfile] = [:]
-    private var restaurantsOfMarket: [Identifier: [Identifier]] = [:]
+    private let profiles = ProfileTable()
     private var ownerOfMarket: [Identifier: PartitionPair] = [:]
     private var lagGauges: [TopicPartition: Gauge] = [:]
     private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
     private var nextCatchUpPublish_ns: UInt64 = 0
-    /// Reused by every publication (the board reads into it without allocating).
-    private var scratchSnapshot = ZoneSnapshot()
-    /// On every ranking and dead letter (dead letters add their reason).
-    private static let outputHeaders = [
-        RecordHeader("content-type", "application/json"), RecordHeader("schema_version", "\(currentSchemaVersion)"),
-    ]
-
     /// - Parameter onPublished: called on the producer's thread for each acknowledged
     ///   ranking with its delay from the CreateTime of the record that triggered it.
     public init(settings: EngineSettings, metricsFactory: MetricsFactory,
@@ -83,20 +71,9 @@ public final class Engine: @unchecked Sendable {
     public func run() throws {
         try LibrdkafkaVersion.check()
         let ordersPartitions = try Self.prepareTopics(settings, logger: logger)
-        let producer = try Producer(
-            configuration: settings.kafka.withDefaults(settings.producerProperties), logger: logger,
-            onError: { [logger] error in logger.warning("producer: \(error)") },
-            onDelivery: { [ledger, metrics, onPublished] report in
-                guard let delay_ms = ledger.acknowledge(report, now_ms: Clock.wall_ms()), report.isDelivered else { return }
-                let delay_ns = delay_ms * 1_000_000
-                metrics.eventToPublication.recordNanoseconds(delay_ns)
-                onPublished?(delay_ns)
-            })
-        self.producer = producer
-        rankingsTopic = try producer.topic(settings.topics.rankings)
-        deadLettersTopic = try producer.topic(settings.topics.deadLetters)
+        let publisher = try Publisher(settings: settings, metrics: metrics, logger: logger, onPublished: onPublished)
+        self.publisher = publisher
         if settings.checkpoints {
-            checkpointsTopic = try producer.topic(settings.topics.checkpoints)
             var configuration = consumerConfiguration()
             configuration["group.id"] = "\(settings.groupID).checkpoints"
             checkpoints = try CheckpointStore(topic: settings.topics.checkpoints, partitions: Int32(ordersPartitions),
@@ -106,7 +83,7 @@ public final class Engine: @unchecked Sendable {
 
         let profileConsumer = try loadProfiles()
         defer { try? profileConsumer.close() }
-        if stopRequested.load(ordering: .relaxed) { return try finish(producer: producer) }
+        if stopRequested.load(ordering: .relaxed) { return try finish(publisher) }
 
         let consumer = try Consumer(
             configuration: groupConfiguration(), logger: logger,
@@ -142,7 +119,7 @@ public final class Engine: @unchecked Sendable {
             }
         }
         logger.info("engine stopping: publishing what is pending, committing, leaving the group")
-        try finish(producer: producer)
+        try finish(publisher)
     }
 
     // MARK: Start-up
@@ -202,7 +179,7 @@ public final class Engine: @unchecked Sendable {
         }
         status.markProfilesLoaded()
         logger.info("restaurant profiles loaded", metadata: [
-            "restaurants": "\(profiles.count)", "markets": "\(restaurantsOfMarket.count)",
+            "restaurants": "\(profiles.restaurantCount)", "markets": "\(profiles.marketCount)",
             "ms": "\((Clock.monotonic_ns() - start_ns) / 1_000_000)",
         ])
         return consumer
@@ -272,6 +249,9 @@ public final class Engine: @unchecked Sendable {
                 let (found, passedOver) = try checkpoints.newest(pair: number) { bytes in
                     let header = try PairCheckpoint.header(of: bytes)
                     guard header.partition == number else { throw CheckpointError.invalid(field: "partition", offset: 0) }
+                    guard header.inputs == checkpointInputs else {
+                        throw CheckpointError.incomplete("written for other input topics (\(header.inputs.split(separator: "\n")))")
+                    }
                     guard header.ordersOffset <= ordersEnd && header.couriersOffset <= couriersEnd else {
                         throw CheckpointError.incomplete(
                             "ahead of the committed offsets (orders \(header.ordersOffset) > \(ordersEnd) or couriers \(header.couriersOffset) > \(couriersEnd))")
@@ -294,9 +274,7 @@ public final class Engine: @unchecked Sendable {
                 for (id, market) in markets {
                     ownerOfMarket[id] = pair
                     // Profiles read since the checkpoint (older ones are refused as late).
-                    for restaurant in restaurantsOfMarket[id] ?? [] {
-                        if let profile = profiles[restaurant], profile.marketID == id { market.state.apply(profile) }
-                    }
+                    profiles.apply(to: market)
                 }
                 pair.orders.nextOffset = checkpoint.ordersOffset
                 pair.orders.replayEnd = ordersEnd
@@ -381,7 +359,7 @@ public final class Engine: @unchecked Sendable {
         for number in numbers.sorted() {
             if let pair = pairs[number], pair.restore == nil { try writeCheckpoint(pair, now_ns: Clock.monotonic_ns()) }
         }
-        if checkpoints != nil { try producer?.flush(timeout_ms: 30_000) }
+        if checkpoints != nil { try publisher?.flush() }
         for number in numbers {
             guard let pair = pairs.removeValue(forKey: number) else { continue }
             // Keep the state (and where it resumes) in case the partition comes back.
@@ -469,11 +447,8 @@ public final class Engine: @unchecked Sendable {
             return
         }
         metrics.recordsIn[settings.topics.restaurants]?[0].increment()
-        if let held = profiles[profile.restaurantID], held.updatedAt_ms >= profile.updatedAt_ms { return }
+        guard profiles.update(profile) else { return }
         status.restaurants.update(profile)
-        if profiles.updateValue(profile, forKey: profile.restaurantID)?.marketID != profile.marketID {
-            restaurantsOfMarket[profile.marketID, default: []].append(profile.restaurantID)
-        }
         if let pair = ownerOfMarket[profile.marketID], let market = pair.markets[profile.marketID] {
             market.state.apply(profile)
         }
@@ -585,9 +560,7 @@ public final class Engine: @unchecked Sendable {
     private func market(_ id: Identifier, in pair: PartitionPair) -> MarketBox {
         if let market = pair.markets[id] { return market }
         let market = MarketBox(MarketState(marketID: id, board: status.board, settings: settings.market))
-        for restaurant in restaurantsOfMarket[id] ?? [] {
-            if let profile = profiles[restaurant], profile.marketID == id { market.state.apply(profile) }
-        }
+        profiles.apply(to: market)
         pair.markets[id] = market
         ownerOfMarket[id] = pair
         return market
@@ -627,6 +600,9 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: Checkpoints
 
+    /// What a checkpoint's offsets refer to.
+    private var checkpointInputs: String { "\(settings.topics.orders)\n\(settings.topics.couriers)" }
+
     /// Checkpoints every owned pair whose state changed `checkpointInterval_ms` ago or
     /// more, and every pair unchanged for `checkpointRefresh_ms`. Between drains: each
     /// pair's state is exactly its input before its resume offsets.
@@ -643,15 +619,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func writeCheckpoint(_ pair: PartitionPair, now_ns: UInt64) throws {
-        guard let checkpoints, let producer, let checkpointsTopic,
-              pair.orders.isAssigned && pair.couriers.isAssigned else { return }
+        guard let checkpoints, let publisher, pair.orders.isAssigned && pair.couriers.isAssigned else { return }
         let start_ns = Clock.monotonic_ns()
-        let (_, bytes) = PairCheckpoint.encode(pair, settings: settings.market, writtenAt_ms: Clock.wall_ms(),
+        let (_, bytes) = PairCheckpoint.encode(pair, inputs: checkpointInputs, settings: settings.market, writtenAt_ms: Clock.wall_ms(),
                                                capacity: pair.lastCheckpointBytes + 4_096)
-        for chunk in checkpoints.chunks(of: bytes, pair: pair.partition) {
-            try send(producer, checkpointsTopic, partition: chunk.partition, key: chunk.key, value: chunk.value, headers: [],
-                     createTime_ms: 0)
-        }
+        try publisher.sendCheckpoint(checkpoints.chunks(of: bytes, pair: pair.partition))
         pair.changedSinceCheckpoint = false
         pair.lastCheckpoint_ns = now_ns
         pair.lastCheckpointBytes = bytes.count
@@ -662,49 +634,11 @@ public final class Engine: @unchecked Sendable {
     // MARK: Output
 
     private func publish(_ zones: [GeohashCell], createTime_ms: Int64) throws {
-        guard let producer, let rankingsTopic else { return }
-        let board = status.board
-        for zone in zones {
-            guard board.read(zone, into: &scratchSnapshot) else { continue }
-            try send(producer, rankingsTopic, key: Array(zone.description.utf8),
-                     value: OutputEncoder.encode(zone: zone, snapshot: scratchSnapshot, board: board),
-                     headers: Self.outputHeaders, createTime_ms: createTime_ms)
-            metrics.publications.increment()
-        }
+        try publisher?.publish(zones, board: status.board, createTime_ms: createTime_ms)
     }
 
     private func deadLetter(_ record: ConsumerRecord, _ rejection: EventRejection) throws {
-        guard let producer, let deadLettersTopic else { return }
-        metrics.rejects[rejection.reason]?.increment()
-        let letter = DeadLetter(rejection: rejection, sourceTopic: record.topic, sourcePartition: record.partition,
-                                sourceOffset: record.offset, sourceTimestamp_ms: record.timestamp_ms,
-                                key: record.key.map { Array($0) }, value: record.value.map { Array($0) },
-                                rejectedAt_ms: Clock.wall_ms())
-        try send(producer, deadLettersTopic, key: letter.key, value: OutputEncoder.encode(letter),
-                 headers: Self.outputHeaders + [RecordHeader("reason", rejection.reason.rawValue)], createTime_ms: 0)
-        metrics.deadLetters.increment()
-        logger.debug("dead letter", metadata: [
-            "source": "\(letter.sourceTopic)[\(letter.sourcePartition)]@\(letter.sourceOffset)", "reason": "\(rejection)",
-        ])
-    }
-
-    private func send(_ producer: Producer, _ topic: ProducerTopic, partition: Int32? = nil, key: [UInt8]?, value: [UInt8],
-                      headers: [RecordHeader], createTime_ms: Int64) throws {
-        let token = ledger.token(createTime_ms: createTime_ms)
-        do {
-            try value.withUnsafeBytes { value in
-                if let key {
-                    try key.withUnsafeBytes { key in
-                        try producer.send(to: topic, partition: partition, key: key, value: value, headers: headers, token: token)
-                    }
-                } else {
-                    try producer.send(to: topic, partition: partition, key: nil, value: value, headers: headers, token: token)
-                }
-            }
-        } catch {
-            ledger.withdraw(token)
-            throw error
-        }
+        try publisher?.deadLetter(record, rejection)
     }
 
     // MARK: Commits
@@ -728,6 +662,7 @@ public final class Engine: @unchecked Sendable {
     /// pairs catch up, their held-back zones go out every `catchUpPublishInterval_ms`,
     /// and no checkpoint is taken in between (it would pass unpublished changes).
     private func commitAcknowledged(now_ns: UInt64) throws {
+        guard let ledger = publisher?.ledger else { return }
         if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
         let holding = pairs.values.contains { !$0.deferredZones.isEmpty }
         let interval_ns = UInt64(settings.catchUpPublishInterval_ms) * 1_000_000
@@ -750,23 +685,23 @@ public final class Engine: @unchecked Sendable {
 
     /// Flushes every publication and commits synchronously where the owned partitions stand.
     private func commitEverything() throws {
-        guard let producer else { return }
+        guard let publisher else { return }
         try publishDeferred()
+        let ledger = publisher.ledger
         ledger.closeEpoch(checkpoint: checkpoint())
-        try producer.flush(timeout_ms: 30_000)
-        if let failure = ledger.failure { throw EngineError.publicationFailed(failure) }
+        try publisher.flush()
         if let offsets = ledger.takeCommittable(), !offsets.isEmpty {
             try consumer?.commit(offsets, async: false)
         }
     }
 
-    private func finish(producer: Producer) throws {
+    private func finish(_ publisher: Publisher) throws {
         defer { status.markStopping() }
         if let consumer {
             try commitEverything()
             try consumer.close()  // leaves the group; the revoke callback finds nothing new
         }
-        try producer.flush(timeout_ms: 30_000)
+        try publisher.flush()
         logger.info("engine stopped")
     }
 

@@ -10,7 +10,7 @@ struct Amore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amore",
         abstract: "Amore: real-time pizza ETA rankings from Kafka event streams.",
-        subcommands: [Demo.self, Run.self, Serve.self, Simulate.self, Replay.self, Watch.self, Broker.self, Cluster.self, Version.self]
+        subcommands: [Demo.self, Run.self, Serve.self, Simulate.self, Replay.self, Watch.self, Broker.self, Cluster.self, BackupCommand.self, RestoreCommand.self, Version.self]
     )
 }
 

@@ -1,0 +1,67 @@
+import AmoreCore
+import AmoreEngine
+import ArgumentParser
+import Foundation
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write the restaurant profiles and the newest checkpoint of every partition pair to one archive.",
+        discussion: "Reads the deployment named by the topic flags and --group (docs/checkpoints.md, \"Backup and restore\")."
+    )
+
+    @Option(help: "The archive to write.")
+    var out: String
+    @Option(help: "Consumer group of the deployment. Env: AMORE_GROUP. Default amore-engine.")
+    var group: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var topicOptions: TopicOptions
+    @OptionGroup var logOptions: LogOptions
+
+    func run() throws {
+        let logger = try logOptions.bootstrap()
+        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        defer { localBroker?.stop() }
+        var settings = try topicOptions.settings(kafka: kafka)
+        if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
+        let archive = try Backup.take(settings: settings, logger: logger)
+        let bytes = archive.encoded()
+        guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
+            throw ValidationError("cannot write \(out)")
+        }
+        print("backup: \(archive.profiles.count) profiles, \(archive.checkpoints.count) checkpoints "
+              + "(pairs \(archive.checkpoints.map(\.pair))), \(bytes.count) bytes written to \(out)")
+    }
+}
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Load a backup archive into this cluster's topics, so that an engine of --group continues from it.",
+        discussion: "Writes the profiles, the checkpoints rebased onto the end of this cluster's input topics, and the group's committed offsets there."
+    )
+
+    @Argument(help: "The archive written by amore backup.")
+    var archive: String
+    @Option(help: "Consumer group the restored engine will use. Env: AMORE_GROUP. Default amore-engine.")
+    var group: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var topicOptions: TopicOptions
+    @OptionGroup var logOptions: LogOptions
+
+    func run() throws {
+        let logger = try logOptions.bootstrap()
+        guard let data = FileManager.default.contents(atPath: archive) else { throw ValidationError("cannot read \(archive)") }
+        let loaded: BackupArchive
+        do {
+            loaded = try BackupArchive(bytes: Array(data))
+        } catch {
+            throw ValidationError("\(archive) is not a usable Amore backup: \(error)")
+        }
+        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        defer { localBroker?.stop() }
+        var settings = try topicOptions.settings(kafka: kafka)
+        if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
+        for line in try Backup.restore(loaded, settings: settings, logger: logger) { print("restore: \(line)") }
+    }
+}
