@@ -6,6 +6,8 @@ from confluent_kafka import Consumer, TopicPartition
 amore, rounds, histories = sys.argv[1], int(sys.argv[2]), [int(h) for h in sys.argv[3:]]
 work = tempfile.mkdtemp(prefix="amore-failover.")
 children = []
+# SIGTERM (a timeout, Ctrl-C from a wrapper) stops the children too, through `finally`.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 def start(args, name):
     out = open(os.path.join(work, name + ".out"), "w+")
@@ -38,16 +40,37 @@ def metrics(http):
             samples[name] = float(value)
     return samples
 
-def caught_up(instances, partitions=8, timeout_s=600):
+def caught_up(instances, watch, partitions=8, timeout_s=600):
+    """Every partition owned, lag 0, no pair restoring, and Austin's rankings fresh (a lag
+    gauge reads 0 before its first sample, so lag alone would pass a replay)."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        lags = {}
+        lags, restoring = {}, 0
         for instance in instances:
-            lags.update({k: v for k, v in metrics(instance.http).items() if k.startswith("amore_consumer_lag{")})
-        if len(lags) == partitions and all(v == 0 for v in lags.values()):
+            samples = metrics(instance.http)
+            lags.update({k: v for k, v in samples.items() if k.startswith("amore_consumer_lag{")})
+            restoring += samples.get("amore_restoring_pairs", 1)
+        fresh = bool(watch.fresh) and time.time() - watch.fresh[-1] < 1.5
+        if len(lags) == partitions and all(v == 0 for v in lags.values()) and restoring == 0 and fresh:
             return
         time.sleep(0.2)
     raise SystemExit("failover: instances did not catch up")
+
+def history_done(simulate, timeout_s=900):
+    """Until the simulator's progress line shows event time within 10 s of now (live)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        lines = [l for l in open(simulate.err_path) if "event time" in l]
+        if lines:
+            clock = re.search(r"event time (\d+):(\d+):(\d+) UTC", lines[-1])
+            if clock:
+                h, m, s = map(int, clock.groups())
+                now = time.gmtime()
+                delta = (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec) - (h * 3600 + m * 60 + s)
+                if abs(delta) <= 10:
+                    return
+        time.sleep(0.5)
+    raise SystemExit("failover: the simulator did not reach live time")
 
 def owner_of_austin(instances):
     for instance in instances:
@@ -99,7 +122,7 @@ def engine(servers, prefix, mode, name):
     process = start(["run", "--brokers", servers, "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200",
                      "--http", "127.0.0.1:0", "--group", f"{prefix}-{mode}", "--rankings-topic", f"{prefix}.rankings-{mode}",
                      "--dead-letter-topic", f"{prefix}.deadletter-{mode}", "--checkpoints-topic", f"{prefix}.checkpoints-{mode}"]
-                    + topics(prefix) + extra, f"{name}-{mode}-{prefix}")
+                    + topics(prefix) + extra + os.environ.get("AMORE_FAILOVER_ENGINE_ARGS", "").split(), f"{name}-{mode}-{prefix}")
     process.http = wait_line(process, "AMORE_HTTP=")
     return process
 
@@ -126,29 +149,31 @@ try:
             simulate = start(["simulate", "--brokers", servers, "--markets", "1", "--history", f"{h}m", "--local-hour", "18.5"]
                              + topics(prefix), f"simulate-{prefix}")
             started = time.time()
-            for mode in ["checkpoint", "full_replay"]:
+            history_done(simulate)
+            print(f"failover: H={h} min: history produced in {time.time() - started:.0f} s", file=sys.stderr)
+            for mode in os.environ.get("AMORE_FAILOVER_MODES", "checkpoint,full_replay").split(","):
+                replay_started = time.time()
                 a = engine(servers, prefix, mode, "a")
-                caught_up([a])
-                if mode == "checkpoint":
-                    print(f"failover: H={h} min: history produced and replayed in {time.time() - started:.0f} s", file=sys.stderr)
+                time.sleep(1)  # its topics created
                 watch = RankingWatch(servers, f"{prefix}.rankings-{mode}")
-                time.sleep(3)  # a baseline of fresh publications before the first step
+                caught_up([a], watch)
+                print(f"failover: H={h} min {mode}: first instance caught up in {time.time() - replay_started:.1f} s", file=sys.stderr)
                 # scale-out
                 t0 = time.time()
                 b = engine(servers, prefix, mode, "b")
                 time.sleep(30)
                 record(h, mode, "scale-out", watch.longest_gap(t0, t0 + 30))
-                caught_up([a, b])
+                caught_up([a, b], watch)
                 # kill the owner; the survivor takes over
                 owner = owner_of_austin([a, b]) or b
                 survivor = a if owner is b else b
                 t0 = time.time()
                 stop(owner, signal.SIGKILL)
                 record(h, mode, "kill", watch.first_after(t0))
-                caught_up([survivor])
+                caught_up([survivor], watch)
                 # a replacement joins, then SIGTERM of the owner (scale-in)
                 c = engine(servers, prefix, mode, "c")
-                caught_up([survivor, c])
+                caught_up([survivor, c], watch)
                 owner = owner_of_austin([survivor, c]) or c
                 t0 = time.time()
                 stop(owner, signal.SIGTERM)

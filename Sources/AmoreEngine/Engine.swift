@@ -46,7 +46,9 @@ public final class Engine: @unchecked Sendable {
     private let profiles = ProfileTable()
     private var ownerOfMarket: [Identifier: PartitionPair] = [:]
     private var lagGauges: [TopicPartition: Gauge] = [:]
-    private var topicSides: [(name: UnsafePointer<CChar>, side: PartitionPair.SideName?)] = []
+    /// The input topics' names as C strings, compared with each record's.
+    private let ordersTopicName: [CChar]
+    private let couriersTopicName: [CChar]
     private var nextCatchUpPublish_ns: UInt64 = 0
     /// - Parameter onPublished: called on the producer's thread for each acknowledged
     ///   ranking with its delay from the CreateTime of the record that triggered it.
@@ -56,6 +58,8 @@ public final class Engine: @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         self.onPublished = onPublished
+        ordersTopicName = Array(settings.topics.orders.utf8CString)
+        couriersTopicName = Array(settings.topics.couriers.utf8CString)
         status = EngineStatus(board: RankingBoard(), zonePrecision: settings.market.zonePrecision)
         metrics = EngineMetrics(factory: metricsFactory, topics: settings.topics)
     }
@@ -379,14 +383,15 @@ public final class Engine: @unchecked Sendable {
         topic == settings.topics.orders ? .orders : topic == settings.topics.couriers ? .couriers : nil
     }
 
-    /// The side a record's topic feeds, by its name's address (stable per topic), so that
-    /// no String is made per record.
+    /// The side a record's topic feeds, by its name's characters, so that no String is
+    /// made per record. Not by the name's address (as before): librdkafka may free a
+    /// topic's handle when a rebalance takes its partitions away, and the memory can then
+    /// hold another name.
     private func side(of record: ConsumerRecord) -> PartitionPair.SideName? {
         let name = record.topicCString
-        for known in topicSides where known.name == name { return known.side }
-        let side = side(of: record.topic)
-        topicSides.append((name, side))
-        return side
+        if ordersTopicName.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) }) == 0 { return .orders }
+        if couriersTopicName.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) }) == 0 { return .couriers }
+        return nil
     }
 
     /// A record without a value (a tombstone) is decoded as empty: the decoder refuses it.
