@@ -88,11 +88,19 @@ let inputs = markets.enumerated().map { index, market in
     input(market: market, restaurants: 50_000, couriers: 500_000, orders: 100_000, seed: UInt64(index + 1))
 }
 
+/// A market's state in a box, so that an array can hold it (`MarketState` is non-copyable).
+final class StateBox {
+    var state: MarketState
+    init(_ state: consuming MarketState) { self.state = state }
+}
+
 final class Built: @unchecked Sendable {
-    var states: [MarketState] = []
+    var states: [StateBox] = []
     init() {
         let board = newBoard()
-        for (market, input) in zip(markets, inputs) { states.append(build(input, market: market, board: board, refresh: true)) }
+        for (market, input) in zip(markets, inputs) {
+            states.append(StateBox(build(input, market: market, board: board, refresh: true)))
+        }
     }
 }
 
@@ -103,7 +111,7 @@ let benchmarks: @Sendable () -> Void = {
     var encoded: [UInt8] = []
     do {
         var writer = CheckpointWriter()
-        for state in built.states { state.write(to: &writer) }
+        for box in built.states { box.state.write(to: &writer) }
         encoded = writer.bytes
         // Per-entity bytes from single-kind markets of 100,000.
         let board = newBoard()
@@ -122,7 +130,7 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("checkpoint_write", configuration: configuration) { benchmark in
         var writer = CheckpointWriter(reservingCapacity: bytesForLoad.count + 4_096)
-        for state in built.states { state.write(to: &writer) }
+        for box in built.states { box.state.write(to: &writer) }
         let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         blackHole(crc)
     }

@@ -88,8 +88,15 @@ import Testing
                 return served == ranking.version
             }, "zone \(zone): staging serves version \(served ?? -1), production published \(ranking.version)")
         }
-        let log = engine.logTail(10_000)
-        #expect(log.components(separatedBy: "restore: checkpoint loaded").count - 1 == 4, "\(log)")
+        // Every pair from its checkpoint (the two without markets too), none replayed.
+        var log = ""
+        let loadedAll = eventually(timeout_s: 20) {
+            log = engine.logTail(10_000)
+            return log.components(separatedBy: "restore: checkpoint loaded").count - 1 == 4
+        }
+        let restoreLines = log.split(separator: "\n").filter { $0.contains("restore") || $0.contains("assigned") }
+        #expect(loadedAll, "\(restoreLines.joined(separator: "\n"))")
+        #expect(!log.contains("no usable checkpoint") && !log.contains("passed over"), "\(restoreLines.joined(separator: "\n"))")
         #expect(engine.terminate() == 0)
     }
 }
