@@ -10,7 +10,8 @@ struct Amore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amore",
         abstract: "Amore: real-time pizza ETA rankings from Kafka event streams.",
-        subcommands: [Demo.self, Run.self, Serve.self, Simulate.self, Replay.self, Watch.self, Broker.self, Cluster.self, BackupCommand.self, RestoreCommand.self, Version.self]
+        subcommands: [Demo.self, Run.self, Serve.self, Simulate.self, Replay.self, Watch.self, Broker.self, Cluster.self, BackupCommand.self,
+                      RestoreCommand.self, ConfigCommand.self, Version.self]
     )
 }
 
@@ -44,17 +45,18 @@ struct Broker: AsyncParsableCommand {
     }
 }
 
-struct Cluster: ParsableCommand {
+struct Cluster: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Connect to Kafka and list its brokers and topics (checks connection and security settings).",
         discussion: "With no brokers configured it starts a local broker first and says so."
     )
 
     @OptionGroup var options: KafkaOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
-    func run() throws {
-        let (configuration, localBroker) = try options.connect(logger: logOptions.bootstrap())
+    func run() async throws {
+        let (layers, logger) = try await common.load()
+        let (configuration, localBroker) = try options.connect(layers, logger: logger)
         defer { localBroker?.stop() }
         let metadata = try Admin(configuration: configuration).describeCluster(timeout_ms: 10_000)
         for broker in metadata.brokers.sorted(by: { $0.id < $1.id }) {
@@ -67,9 +69,10 @@ struct Cluster: ParsableCommand {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the versions in use.")
+    static let configuration = CommandConfiguration(abstract: "Print Amore's version and commit, and the librdkafka in use.")
 
     func run() throws {
+        print("amore \(BuildInfo.version) (commit \(BuildInfo.commit))")
         print("librdkafka \(LibrdkafkaVersion.loaded)")
         try LibrdkafkaVersion.check()
     }

@@ -3,7 +3,7 @@ import AmoreEngine
 import ArgumentParser
 import Foundation
 
-struct BackupCommand: ParsableCommand {
+struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Write the restaurant profiles and the newest checkpoint of every partition pair to one archive.",
@@ -16,14 +16,14 @@ struct BackupCommand: ParsableCommand {
     var group: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
-    func run() throws {
-        let logger = try logOptions.bootstrap()
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+    func run() async throws {
+        let (layers, logger) = try await common.load()
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        var settings = try topicOptions.settings(kafka: kafka)
-        if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
+        var settings = try topicOptions.settings(kafka: kafka, layers)
+        settings.groupID = layers.string(.group, flag: group, default: settings.groupID) ?? settings.groupID
         let archive = try Backup.take(settings: settings, logger: logger)
         let bytes = archive.encoded()
         guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
@@ -34,7 +34,7 @@ struct BackupCommand: ParsableCommand {
     }
 }
 
-struct RestoreCommand: ParsableCommand {
+struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Load a backup archive into this cluster's topics, so that an engine of --group continues from it.",
@@ -47,10 +47,10 @@ struct RestoreCommand: ParsableCommand {
     var group: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
-    func run() throws {
-        let logger = try logOptions.bootstrap()
+    func run() async throws {
+        let (layers, logger) = try await common.load()
         guard let data = FileManager.default.contents(atPath: archive) else { throw ValidationError("cannot read \(archive)") }
         let loaded: BackupArchive
         do {
@@ -58,10 +58,10 @@ struct RestoreCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(archive) is not a usable Amore backup: \(error)")
         }
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        var settings = try topicOptions.settings(kafka: kafka)
-        if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
+        var settings = try topicOptions.settings(kafka: kafka, layers)
+        settings.groupID = layers.string(.group, flag: group, default: settings.groupID) ?? settings.groupID
         for line in try Backup.restore(loaded, settings: settings, logger: logger) { print("restore: \(line)") }
     }
 }

@@ -33,7 +33,7 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
     @OptionGroup var engineOptions: EngineOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
     mutating func validate() throws {
         // Defaults of the demo where the simulator's differ: warm kitchens, a few dead letters.
@@ -47,12 +47,12 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let output = RankingView.Output.forStandardOutput()
         // On a terminal the view owns the screen: only errors are logged over it.
-        let logger = try logOptions.bootstrap(default: output == .terminal ? .error : .notice)
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        let (layers, logger) = try await common.load(defaultLevel: output == .terminal ? .error : .notice)
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        let settings = try topicOptions.settings(kafka: kafka)
+        let settings = try topicOptions.settings(kafka: kafka, layers)
         let http = Mutex<String?>(nil)
-        let engine = try engineOptions.services(settings: settings, localBroker: localBroker != nil, logger: logger,
+        let engine = try engineOptions.services(settings: settings, layers, localBroker: localBroker != nil, logger: logger,
                                                 onListening: { address in http.withLock { $0 = address } })
 
         let (simulation, anchor_ms) = city.simulation()

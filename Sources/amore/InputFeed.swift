@@ -112,11 +112,12 @@ final class InputFeed: Sendable {
     /// broker and printing `AMORE_BOOTSTRAP_SERVERS=` when none is configured), shows
     /// progress on standard error, and runs until the source ends or SIGINT/SIGTERM.
     static func run(name: String, source: some RecordSource & Sendable, anchor_ms: Int64, pace: Pace,
-                    kafkaOptions: KafkaOptions, topicOptions: TopicOptions, logger: Logger) async throws {
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+                    kafkaOptions: KafkaOptions, topicOptions: TopicOptions, layers: LayeredConfiguration,
+                    logger: Logger) async throws {
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
         if let localBroker { FileHandle.standardOutput.write(Data("AMORE_BOOTSTRAP_SERVERS=\(localBroker.bootstrapServers)\n".utf8)) }
-        let feed = InputFeed(settings: try topicOptions.settings(kafka: kafka), pace: pace, anchor_ms: anchor_ms,
+        let feed = InputFeed(settings: try topicOptions.settings(kafka: kafka, layers), pace: pace, anchor_ms: anchor_ms,
                              source: source, progress: .forStandardError(), logger: logger)
         try await ServiceGroup(configuration: .init(
             services: [.init(service: ThreadService(name: name, run: feed.run, stop: feed.stop),

@@ -5,17 +5,42 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// A flag, else its `AMORE_*` variable.
-func setting(_ flag: String?, _ variable: String) -> String? {
-    flag ?? ProcessInfo.processInfo.environment[variable]
-}
+/// The configuration file and the log level: every command has them.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp(
+        "Configuration file (JSON; config/ has one per environment); environment variables and flags win over it. Env: AMORE_CONFIG.",
+        valueName: "file"))
+    var configFile: String?
 
-/// A whole-number flag, else its `AMORE_*` variable (refused when it is not a number).
-func number<T: FixedWidthInteger>(_ flag: T?, _ variable: String) throws -> T? {
-    if let flag { return flag }
-    guard let text = ProcessInfo.processInfo.environment[variable] else { return nil }
-    guard let value = T(text) else { throw ValidationError("\(variable)='\(text)' is not a whole number") }
-    return value
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: AMORE_LOG_LEVEL. Default info.")
+    var logLevel: String?
+
+    /// The layered configuration, and swift-log sent to standard error at its level.
+    func load(defaultLevel: Logger.Level = .info) async throws -> (LayeredConfiguration, Logger) {
+        let configuration = try await LayeredConfiguration(file: configFile)
+        return (configuration, try bootstrapLogging(configuration, defaultLevel: defaultLevel))
+    }
+
+    /// The log level's effective value (checked), without starting logging (`amore config`).
+    func level(_ configuration: LayeredConfiguration, defaultLevel: Logger.Level = .info) throws -> Logger.Level {
+        let text = configuration.string(.logLevel, flag: logLevel, default: defaultLevel.rawValue) ?? defaultLevel.rawValue
+        guard let level = Logger.Level(rawValue: text) else {
+            throw ValidationError("log level '\(text)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return level
+    }
+
+    private func bootstrapLogging(_ configuration: LayeredConfiguration, defaultLevel: Logger.Level) throws -> Logger {
+        let level = try level(configuration, defaultLevel: defaultLevel)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "amore")
+        logger.logLevel = level
+        return logger
+    }
 }
 
 /// Where to find Kafka: flags first, then the environment, else a local broker.
@@ -24,15 +49,15 @@ struct KafkaOptions: ParsableArguments {
     var brokers: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Any librdkafka property, repeatable: --kafka security.protocol=SASL_SSL --kafka sasl.mechanism=SCRAM-SHA-512 ... Env: AMORE_KAFKA (comma-separated key=value; flags win).",
+        "Any librdkafka property, repeatable: --kafka security.protocol=SASL_SSL --kafka sasl.mechanism=SCRAM-SHA-512 ... Env: AMORE_KAFKA (key=value separated by commas or new lines; \\, is a comma in a value). Secrets belong in AMORE_KAFKA_SECRETS_DIR (one file per property) or the environment.",
         valueName: "key=value"))
     var kafka: [String] = []
 
-    /// Properties from `AMORE_KAFKA` (comma-separated key=value) and then `--kafka`, which wins.
-    func configuration() throws -> KafkaConfiguration {
-        let fromEnvironment = (ProcessInfo.processInfo.environment["AMORE_KAFKA"] ?? "").split(separator: ",").map(String.init)
-        var configuration = try KafkaConfiguration.parse(assignments: fromEnvironment + kafka)
-        if let servers = setting(brokers, "AMORE_BROKERS"), !servers.isEmpty {
+    /// Librdkafka properties, layered (`LayeredConfiguration.kafkaProperties`), with the brokers.
+    func configuration(_ layers: LayeredConfiguration) throws -> KafkaConfiguration {
+        var configuration = KafkaConfiguration()
+        for (name, value) in try layers.kafkaProperties(flags: kafka) { configuration[name] = value }
+        if let servers = layers.string(.brokers, flag: brokers), !servers.isEmpty {
             configuration["bootstrap.servers"] = servers
         }
         return configuration
@@ -40,8 +65,8 @@ struct KafkaOptions: ParsableArguments {
 
     /// The configuration, with a local broker started (and said so) when none is configured;
     /// the caller stops the broker it gets.
-    func connect(logger: Logger) throws -> (KafkaConfiguration, LocalBroker?) {
-        var configuration = try configuration()
+    func connect(_ layers: LayeredConfiguration, logger: Logger) throws -> (KafkaConfiguration, LocalBroker?) {
+        var configuration = try configuration(layers)
         guard configuration["bootstrap.servers"] == nil else { return (configuration, nil) }
         let broker = try LocalBroker.start()
         logger.notice("no brokers configured: started a local broker (Tansu, in memory)",
@@ -69,40 +94,18 @@ struct TopicOptions: ParsableArguments {
     var partitions: Int32?
 
     /// Engine settings for `kafka` with these topics (and defaults for everything else).
-    func settings(kafka: KafkaConfiguration) throws -> EngineSettings {
+    func settings(kafka: KafkaConfiguration, _ layers: LayeredConfiguration) throws -> EngineSettings {
         var settings = EngineSettings(kafka: kafka)
-        if let partitions = try number(partitions, "AMORE_PARTITIONS") {
-            guard partitions > 0 else { throw ValidationError("partitions must be at least 1") }
-            settings.partitions = partitions
-        }
-        if let topic = setting(restaurantsTopic, "AMORE_RESTAURANTS_TOPIC") { settings.topics.restaurants = topic }
-        if let topic = setting(ordersTopic, "AMORE_ORDERS_TOPIC") { settings.topics.orders = topic }
-        if let topic = setting(couriersTopic, "AMORE_COURIERS_TOPIC") { settings.topics.couriers = topic }
-        if let topic = setting(rankingsTopic, "AMORE_RANKINGS_TOPIC") { settings.topics.rankings = topic }
-        if let topic = setting(deadLetterTopic, "AMORE_DEADLETTER_TOPIC") { settings.topics.deadLetters = topic }
-        if let topic = setting(checkpointsTopic, "AMORE_CHECKPOINTS_TOPIC") { settings.topics.checkpoints = topic }
+        settings.partitions = try layers.number(.partitions, flag: partitions, default: settings.partitions) ?? settings.partitions
+        guard settings.partitions > 0 else { throw ValidationError("topics.partitions must be at least 1") }
+        let topics = settings.topics
+        settings.topics.restaurants = layers.string(.restaurantsTopic, flag: restaurantsTopic, default: topics.restaurants) ?? topics.restaurants
+        settings.topics.orders = layers.string(.ordersTopic, flag: ordersTopic, default: topics.orders) ?? topics.orders
+        settings.topics.couriers = layers.string(.couriersTopic, flag: couriersTopic, default: topics.couriers) ?? topics.couriers
+        settings.topics.rankings = layers.string(.rankingsTopic, flag: rankingsTopic, default: topics.rankings) ?? topics.rankings
+        settings.topics.deadLetters = layers.string(.deadLettersTopic, flag: deadLetterTopic, default: topics.deadLetters) ?? topics.deadLetters
+        settings.topics.checkpoints = layers.string(.checkpointsTopic, flag: checkpointsTopic, default: topics.checkpoints) ?? topics.checkpoints
         return settings
-    }
-}
-
-struct LogOptions: ParsableArguments {
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: AMORE_LOG_LEVEL. Default info.")
-    var logLevel: String?
-
-    /// Sends swift-log to standard error at the chosen level; returns the `amore` logger.
-    func bootstrap(default defaultLevel: Logger.Level = .info) throws -> Logger {
-        let text = setting(logLevel, "AMORE_LOG_LEVEL") ?? defaultLevel.rawValue
-        guard let level = Logger.Level(rawValue: text) else {
-            throw ValidationError("log level '\(text)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        var logger = Logger(label: "amore")
-        logger.logLevel = level
-        return logger
     }
 }
 

@@ -23,14 +23,14 @@ struct Replay: AsyncParsableCommand {
     var speed = Pace.speed(1)
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let logger = try logOptions.bootstrap()
+        let (layers, logger) = try await common.load()
         var source = try FileSource(path: file)
         let anchor_ms = try source.firstEventTime_ms()
         try await InputFeed.run(name: "amore-replay", source: source, anchor_ms: anchor_ms, pace: speed,
-                                kafkaOptions: kafkaOptions, topicOptions: topicOptions, logger: logger)
+                                kafkaOptions: kafkaOptions, topicOptions: topicOptions, layers: layers, logger: logger)
     }
 }
 

@@ -29,14 +29,14 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
     @OptionGroup var engineOptions: EngineOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let logger = try logOptions.bootstrap()
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        let (layers, logger) = try await common.load()
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        let engine = try engineOptions.services(settings: topicOptions.settings(kafka: kafka), localBroker: localBroker != nil,
-                                                logger: logger)
+        let engine = try engineOptions.services(settings: topicOptions.settings(kafka: kafka, layers), layers,
+                                                localBroker: localBroker != nil, logger: logger)
         try await ServiceGroup(configuration: .init(services: engine.services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                     logger: logger)).run()
     }
@@ -62,29 +62,38 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Neither write nor restore checkpoints: a gained pair replays its whole retained input (for comparisons). Env: AMORE_CHECKPOINTS=off.")
     var noCheckpoints = false
 
-    /// The engine and its HTTP endpoint as services of one group; either ending ends the group.
-    /// - Parameter onListening: told the HTTP endpoint's host:port once it listens.
-    func services(settings base: EngineSettings, localBroker: Bool, logger: Logger,
-                  onListening: @escaping @Sendable (String) -> Void = { _ in })
-        throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
-        let endpoint = try HostPort(setting(http, "AMORE_HTTP") ?? "127.0.0.1:8080", option: "--http")
+    /// The engine's settings: `base` (Kafka, topics) with this group's options, layered.
+    func settings(_ base: EngineSettings, _ layers: LayeredConfiguration, localBroker: Bool) throws -> EngineSettings {
         var settings = base
         if localBroker {
             // The local broker holds a group join for half the session timeout.
             settings.consumerProperties["session.timeout.ms"] = "2000"
             settings.consumerProperties["heartbeat.interval.ms"] = "200"
         }
-        if let group = setting(group, "AMORE_GROUP") { settings.groupID = group }
-        if let precision = try number(zonePrecision, "AMORE_ZONE_PRECISION") {
-            guard (1...12).contains(precision) else { throw ValidationError("zone precision must be 1 to 12") }
-            settings.market.zonePrecision = precision
-        }
-        if let idle = try number(idleRefreshMs, "AMORE_IDLE_REFRESH_MS") { settings.idleRefresh_ms = max(1, idle) }
-        if let interval = try number(checkpointIntervalMs, "AMORE_CHECKPOINT_INTERVAL_MS") {
-            guard interval >= 100 else { throw ValidationError("the checkpoint interval must be at least 100 ms") }
-            settings.checkpointInterval_ms = interval
-        }
-        if noCheckpoints || setting(nil, "AMORE_CHECKPOINTS") == "off" { settings.checkpoints = false }
+        settings.groupID = layers.string(.group, flag: group, default: settings.groupID) ?? settings.groupID
+        let precision = try layers.number(.zonePrecision, flag: zonePrecision, default: settings.market.zonePrecision)
+        guard let precision, (1...12).contains(precision) else { throw ValidationError("zones.precision must be 1 to 12") }
+        settings.market.zonePrecision = precision
+        settings.idleRefresh_ms = max(1, try layers.number(.idleRefresh, flag: idleRefreshMs, default: settings.idleRefresh_ms) ?? 1)
+        let interval = try layers.number(.checkpointInterval, flag: checkpointIntervalMs, default: settings.checkpointInterval_ms)
+        guard let interval, interval >= 100 else { throw ValidationError("engine.checkpoint_interval_ms must be at least 100") }
+        settings.checkpointInterval_ms = interval
+        settings.checkpoints = try layers.switchedOn(.checkpoints, offFlag: noCheckpoints, default: settings.checkpoints)
+        return settings
+    }
+
+    /// The HTTP endpoint's address, layered.
+    func endpoint(_ layers: LayeredConfiguration) throws -> HostPort {
+        try HostPort(layers.string(.engineHTTP, flag: http, default: "127.0.0.1:8080") ?? "", option: "engine.http")
+    }
+
+    /// The engine and its HTTP endpoint as services of one group; either ending ends the group.
+    /// - Parameter onListening: told the HTTP endpoint's host:port once it listens.
+    func services(settings base: EngineSettings, _ layers: LayeredConfiguration, localBroker: Bool, logger: Logger,
+                  onListening: @escaping @Sendable (String) -> Void = { _ in })
+        throws -> (engine: Engine, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
+        let endpoint = try endpoint(layers)
+        let settings = try settings(base, layers, localBroker: localBroker)
 
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)

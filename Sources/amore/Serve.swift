@@ -39,25 +39,47 @@ struct Serve: AsyncParsableCommand {
     var maxReadyLag: Int64?
     @Option(help: "Seconds of the rankings topic's newest record time read at start. Env: AMORE_BOOTSTRAP_TAIL_S. Default 135 (two 60 s heartbeats and a 15 s margin); a huge value reads the whole topic.")
     var bootstrapTailS: Int64?
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
+
+    /// What `amore serve` runs with, resolved from flags, environment and file.
+    struct Resolved {
+        var kafka: KafkaConfiguration
+        var follower: RankingFollower.Settings
+        var zonePrecision: Int
+        var minVersionWait_ms: Int
+        var query: HostPort
+        var ops: HostPort
+    }
+
+    /// Every setting `run` uses, looked up (and so recorded for `amore config`); starts nothing.
+    func resolve(_ layers: LayeredConfiguration) throws -> Resolved {
+        let kafka = try kafkaOptions.configuration(layers)
+        var settings = RankingFollower.Settings()
+        let rankings = EngineSettings.Topics().rankings
+        settings.topic = layers.string(.rankingsTopic, flag: rankingsTopic, default: rankings) ?? rankings
+        settings.maxReadyLag_records = max(0, try layers.number(.maxReadyLag, flag: maxReadyLag, default: settings.maxReadyLag_records)
+                                              ?? settings.maxReadyLag_records)
+        let defaultTail_s = (2 * settings.heartbeat_ms + settings.tailMargin_ms) / 1_000
+        let tail_s = try layers.number(.bootstrapTail, flag: bootstrapTailS, default: defaultTail_s) ?? defaultTail_s
+        guard tail_s > 0 else { throw ValidationError("serve.bootstrap_tail_s must be at least 1") }
+        settings.tailMargin_ms = tail_s.multipliedReportingOverflow(by: 1_000).partialValue - 2 * settings.heartbeat_ms
+        let precision = try layers.number(.zonePrecision, flag: zonePrecision, default: MarketSettings().zonePrecision)
+        guard let precision, (1...12).contains(precision) else { throw ValidationError("zones.precision must be 1 to 12") }
+        let wait_ms = try layers.number(.minVersionWait, flag: minVersionWaitMs, default: QuerySource.defaultMinVersionWait_ms)
+        guard let wait_ms, (0...10_000).contains(wait_ms) else { throw ValidationError("serve.min_version_wait_ms must be 0 to 10000") }
+        return Resolved(
+            kafka: kafka, follower: settings, zonePrecision: precision, minVersionWait_ms: wait_ms,
+            query: try HostPort(layers.string(.serveHTTP, flag: http, default: "0.0.0.0:8081") ?? "", option: "serve.http"),
+            ops: try HostPort(layers.string(.serveOpsHTTP, flag: opsHttp, default: "127.0.0.1:9091") ?? "", option: "serve.ops_http"))
+    }
 
     func run() async throws {
-        let logger = try logOptions.bootstrap()
-        let (kafka, localBroker) = try kafkaOptions.connect(logger: logger)
+        let (layers, logger) = try await common.load()
+        let resolved = try resolve(layers)
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        var settings = RankingFollower.Settings()
-        settings.topic = setting(rankingsTopic, "AMORE_RANKINGS_TOPIC") ?? EngineSettings.Topics().rankings
-        if let lag = try number(maxReadyLag, "AMORE_MAX_READY_LAG") { settings.maxReadyLag_records = max(0, lag) }
-        if let tail = try number(bootstrapTailS, "AMORE_BOOTSTRAP_TAIL_S") {
-            guard tail > 0 else { throw ValidationError("the bootstrap tail must be at least 1 s") }
-            settings.tailMargin_ms = tail.multipliedReportingOverflow(by: 1_000).partialValue - 2 * settings.heartbeat_ms
-        }
-        let precision = try number(zonePrecision, "AMORE_ZONE_PRECISION") ?? MarketSettings().zonePrecision
-        guard (1...12).contains(precision) else { throw ValidationError("zone precision must be 1 to 12") }
-        let wait_ms = try number(minVersionWaitMs, "AMORE_MIN_VERSION_WAIT_MS") ?? QuerySource.defaultMinVersionWait_ms
-        guard (0...10_000).contains(wait_ms) else { throw ValidationError("min-version wait must be 0 to 10000 ms") }
-        let query = try HostPort(setting(http, "AMORE_HTTP") ?? "0.0.0.0:8081", option: "--http")
-        let ops = try HostPort(setting(opsHttp, "AMORE_OPS_HTTP") ?? "127.0.0.1:9091", option: "--ops-http")
+        let settings = resolved.follower, precision = resolved.zonePrecision, wait_ms = resolved.minVersionWait_ms
+        let query = resolved.query, ops = resolved.ops
 
         // The engine's consumer defaults (fetching measured on the local broker) apply here too.
         let consumer = kafka.withDefaults(EngineSettings(kafka: kafka).consumerProperties)

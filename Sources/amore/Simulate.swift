@@ -92,14 +92,14 @@ struct Simulate: AsyncParsableCommand {
     var out: String?
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
     func validate() throws {
         if out != nil && duration == nil { throw ValidationError("--out needs --duration (the file must end)") }
     }
 
     func run() async throws {
-        let logger = try logOptions.bootstrap()
+        let (layers, logger) = try await common.load()
         let (simulation, anchor_ms) = city.simulation()
         let end_ms = duration.map { simulation.now_ms + $0.milliseconds }
         if let out {
@@ -107,7 +107,7 @@ struct Simulate: AsyncParsableCommand {
             return
         }
         try await InputFeed.run(name: "amore-simulate", source: SimulationSource(simulation, end_ms: end_ms), anchor_ms: anchor_ms,
-                                pace: speed ?? .speed(1), kafkaOptions: kafkaOptions, topicOptions: topicOptions, logger: logger)
+                                pace: speed ?? .speed(1), kafkaOptions: kafkaOptions, topicOptions: topicOptions, layers: layers, logger: logger)
     }
 
     private func write(_ source: SimulationSource, to path: String) throws {

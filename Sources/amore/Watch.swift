@@ -59,20 +59,21 @@ struct Watch: AsyncParsableCommand {
     )
 
     @OptionGroup var watchOptions: WatchOptions
-    @Option(help: "Geohash precision of zones, for --near (the engine's --zone-precision).")
-    var zonePrecision = 6
+    @Option(help: "Geohash precision of zones, for --near (the engine's --zone-precision). Env: AMORE_ZONE_PRECISION. Default 6.")
+    var zonePrecision: Int?
     @OptionGroup var kafkaOptions: KafkaOptions
     @OptionGroup var topicOptions: TopicOptions
-    @OptionGroup var logOptions: LogOptions
+    @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        guard (1...12).contains(zonePrecision) else { throw ValidationError("--zone-precision must be 1 to 12") }
-        let logger = try logOptions.bootstrap(default: .warning)
-        let kafka = try kafkaOptions.configuration()
+        let (layers, logger) = try await common.load(defaultLevel: .warning)
+        let precision = try layers.number(.zonePrecision, flag: zonePrecision, default: MarketSettings().zonePrecision)
+        guard let precision, (1...12).contains(precision) else { throw ValidationError("zones.precision must be 1 to 12") }
+        let kafka = try kafkaOptions.configuration(layers)
         guard kafka["bootstrap.servers"] != nil else {
             throw ValidationError("amore watch reads an existing cluster: give --brokers or AMORE_BROKERS (amore demo shows a watch of its own)")
         }
-        let view = RankingView(settings: try topicOptions.settings(kafka: kafka), zone: try watchOptions.target(fallback: nil, precision: zonePrecision),
+        let view = RankingView(settings: try topicOptions.settings(kafka: kafka, layers), zone: try watchOptions.target(fallback: nil, precision: precision),
                                style: watchOptions.style, limit: watchOptions.limit, output: .forStandardOutput(), logger: logger)
         try await ServiceGroup(configuration: .init(
             services: [.init(service: ThreadService(name: "amore-watch", run: view.run, stop: view.stop))],
