@@ -3,7 +3,7 @@ import AmoreKafka
 
 /// Everything `Engine` needs to know; `amore run` fills it from flags and `AMORE_*`.
 public struct EngineSettings: Sendable {
-    /// Topic names (product.md: every one is configurable).
+    /// Topic names (every one is configurable).
     public struct Topics: Sendable, Equatable {
         public var restaurants = "amore.restaurants"
         public var orders = "amore.orders"

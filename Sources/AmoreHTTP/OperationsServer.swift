@@ -13,6 +13,10 @@ public enum OperationsServer {
                                    host: String, port: Int, logger: Logger,
                                    onRunning: @escaping @Sendable (String) -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
+        // What /readyz says, as a metric: the not-ready alert and the dashboard read it.
+        let ready = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "amore", metricName: "ready", unitName: "state",
+            helpText: "1 when the restaurant profiles are loaded and the engine is not stopping"))
         router.get("/healthz") { _, _ in
             status.isHealthy() ? plain(.ok, "ok\n") : plain(.serviceUnavailable, "engine loop stalled\n")
         }
@@ -25,7 +29,8 @@ public enum OperationsServer {
                 : plain(.serviceUnavailable, "not ready: restaurant profiles not loaded yet, or stopping\n" + restoring)
         }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            ready.set(to: status.isReady ? 1 : 0)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
         QueryRoutes.add(to: router, source: QuerySource(board: status.board, restaurants: status.restaurants,

@@ -24,14 +24,14 @@ struct ConfigCommand: AsyncParsableCommand {
         switch name {
         case "run":
             let run = try Run.parse(arguments)
-            layers = try await LayeredConfiguration(file: run.common.configFile)
+            layers = try await LayeredConfiguration(file: run.common.configFile, describing: true)
             _ = try run.common.level(layers)
             let kafka = try run.kafkaOptions.configuration(layers)
             _ = try run.engineOptions.endpoint(layers)
             _ = try run.engineOptions.settings(run.topicOptions.settings(kafka: kafka, layers), layers, localBroker: false)
         case "serve":
             let serve = try Serve.parse(arguments)
-            layers = try await LayeredConfiguration(file: serve.common.configFile)
+            layers = try await LayeredConfiguration(file: serve.common.configFile, describing: true)
             _ = try serve.common.level(layers)
             _ = try serve.resolve(layers)
         default:

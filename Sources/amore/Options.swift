@@ -76,7 +76,7 @@ struct KafkaOptions: ParsableArguments {
     }
 }
 
-/// Topic names (product.md: every one is configurable) and how topics are created.
+/// Topic names (every one is configurable) and how topics are created.
 struct TopicOptions: ParsableArguments {
     @Option(help: "Restaurant profiles topic. Env: AMORE_RESTAURANTS_TOPIC.")
     var restaurantsTopic: String?

@@ -292,10 +292,16 @@ final class EngineProcess {
 }
 
 /// Runs `amore` with `arguments` to its end; (exit status, standard output, standard error).
-func runAmore(_ arguments: [String], timeout_s: Double = 120) throws -> (status: Int32?, output: String, errors: String) {
+/// - Parameter environment: when given, the only `AMORE_*` variables `amore` sees.
+func runAmore(_ arguments: [String], environment: [String: String]? = nil,
+              timeout_s: Double = 120) throws -> (status: Int32?, output: String, errors: String) {
     let process = Process()
     process.executableURL = EngineProcess.binary
     process.arguments = arguments
+    if let environment {
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AMORE_") }
+            .merging(environment) { _, given in given }
+    }
     let id = UUID().uuidString.prefix(8)
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(id).out")
     let errors = FileManager.default.temporaryDirectory.appendingPathComponent("amore-\(id).err")

@@ -50,7 +50,10 @@ final class LayeredConfiguration: Sendable {
     /// Reads the file (refusing a key it does not know, by name), the environment and the
     /// secrets directory the file or the environment names.
     /// - Parameter file: `--config`; else `AMORE_CONFIG`; else none.
-    init(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
+    /// - Parameter describing: `amore config`: a secrets directory that does not exist here is
+    ///   shown as missing instead of refused (the example files name the one in the pod).
+    init(file: String?, describing: Bool = false,
+         environment: [String: String] = ProcessInfo.processInfo.environment) async throws {
         let path = file ?? environment[SettingKey.configFileVariable]
         filePath = path
         var fileProvider: FileProvider<JSONSnapshot>?
@@ -76,7 +79,10 @@ final class LayeredConfiguration: Sendable {
         // The secrets directory itself comes from the flag, the environment or the file.
         var providers: [any ConfigProvider] = [environmentProvider]
         if let fileProvider { providers.append(fileProvider) }
-        let directory = ConfigReader(providers: providers).string(forKey: ConfigKey(SettingKey.kafkaSecretsDirectory.name))
+        // An empty value (AMORE_KAFKA_SECRETS_DIR=) turns off the file's directory.
+        let named = ConfigReader(providers: providers).string(forKey: ConfigKey(SettingKey.kafkaSecretsDirectory.name))
+        var directory = named.flatMap { $0.isEmpty ? nil : $0 }
+        if let path = directory, describing, !FileManager.default.fileExists(atPath: path) { directory = nil }
         secretsDirectory = directory
         var labels: [Source] = [.environment("")]
         if let directory {
@@ -90,7 +96,10 @@ final class LayeredConfiguration: Sendable {
         if let path { labels.append(.file(path)) }
         reporter = LookupReporter(labels: labels)
         reader = ConfigReader(providers: providers, accessReporter: reporter)
-        if directory != nil { _ = string(.kafkaSecretsDirectory, flag: nil) }
+        if let named, !named.isEmpty {
+            _ = string(.kafkaSecretsDirectory, flag: nil)
+            if directory == nil { record(SettingKey.kafkaSecretsDirectory.name, "\(named) (not found here)", source(of: .kafkaSecretsDirectory)) }
+        }
     }
 
     // MARK: Lookups (each records what it found)
@@ -172,8 +181,8 @@ final class LayeredConfiguration: Sendable {
             }
             properties[name] = (value, .file(filePath ?? ""))
         }
-        for assignment in try Self.splitAssignments(environment[SettingKey.kafkaPropertiesVariable] ?? "") {
-            let (name, value) = try Self.property(assignment, from: SettingKey.kafkaPropertiesVariable)
+        for (index, assignment) in try Self.splitAssignments(environment[SettingKey.kafkaPropertiesVariable] ?? "").enumerated() {
+            let (name, value) = try Self.property(assignment, from: "\(SettingKey.kafkaPropertiesVariable) (assignment \(index + 1))")
             properties[name] = (value, .environment(SettingKey.kafkaPropertiesVariable))
         }
         if let secretsDirectory {
@@ -183,8 +192,8 @@ final class LayeredConfiguration: Sendable {
                 }
             }
         }
-        for assignment in flags {
-            let (name, value) = try Self.property(assignment, from: "--kafka")
+        for (index, assignment) in flags.enumerated() {
+            let (name, value) = try Self.property(assignment, from: "--kafka (occurrence \(index + 1))")
             properties[name] = (value, .flag("--kafka"))
         }
         for (name, entry) in properties { record("\(prefix)\(name)", entry.value, entry.source) }
@@ -281,9 +290,8 @@ final class LayeredConfiguration: Sendable {
 
     private static func property(_ assignment: String, from origin: String) throws -> (String, String) {
         guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-            let name = assignment.split(separator: "=").first.map(String.init) ?? ""
-            // The value may be a secret: only the part before any '=' is named.
-            throw ValidationError("\(origin): '\(name)' is not key=value")
+            // Not shown: without its '=' the text may be a secret itself.
+            throw ValidationError("\(origin): not key=value (the text is not shown: it may hold a secret)")
         }
         return (String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...]))
     }

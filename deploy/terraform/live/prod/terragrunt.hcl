@@ -1,0 +1,22 @@
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  # Pinned by tag: scripts/release moves every environment to the same tag.
+  source = "git::https://github.com/thats-amore/amore.git//deploy/terraform/modules/amore-kafka?ref=v0.9.0"
+}
+
+inputs = {
+  environment             = "prod"
+  kafka_bootstrap_servers = ["kafka-0.prod.amore.internal:9093", "kafka-1.prod.amore.internal:9093", "kafka-2.prod.amore.internal:9093"]
+  partitions              = 24
+  replication_factor      = 3
+  min_insync_replicas     = 2
+  principals = {
+    engine                  = "amore-engine"
+    api_tier                = "amore-serve"
+    restaurant_integrations = "restaurant-integrations"
+    courier_backend         = "courier-backend"
+  }
+}
