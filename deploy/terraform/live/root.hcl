@@ -36,3 +36,15 @@ generate "provider" {
     }
   PROVIDER
 }
+
+# The environment is the folder's name. The same principals in every environment (each environment's cluster has its own
+# credentials for them); an environment's folder may override.
+inputs = {
+  environment = local.environment
+  principals = {
+    engine                  = "amore-engine"
+    api_tier                = "amore-serve"
+    restaurant_integrations = "restaurant-integrations"
+    courier_backend         = "courier-backend"
+  }
+}

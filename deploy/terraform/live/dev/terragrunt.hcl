@@ -8,15 +8,8 @@ terraform {
 }
 
 inputs = {
-  environment             = "dev"
   kafka_bootstrap_servers = ["kafka.dev.amore.internal:9093"]
   partitions              = 4
   replication_factor      = 1
   min_insync_replicas     = 1
-  principals = {
-    engine                  = "amore-engine"
-    api_tier                = "amore-serve"
-    restaurant_integrations = "restaurant-integrations"
-    courier_backend         = "courier-backend"
-  }
 }

@@ -8,15 +8,8 @@ terraform {
 }
 
 inputs = {
-  environment             = "prod"
   kafka_bootstrap_servers = ["kafka-0.prod.amore.internal:9093", "kafka-1.prod.amore.internal:9093", "kafka-2.prod.amore.internal:9093"]
   partitions              = 24
   replication_factor      = 3
   min_insync_replicas     = 2
-  principals = {
-    engine                  = "amore-engine"
-    api_tier                = "amore-serve"
-    restaurant_integrations = "restaurant-integrations"
-    courier_backend         = "courier-backend"
-  }
 }

@@ -19,6 +19,19 @@ locals {
     "min.cleanable.dirty.ratio" = "0.1"
   })
 
+  topic_configs = {
+    restaurants = local.compacted
+    orders      = local.input
+    couriers    = local.input
+    rankings    = local.compacted
+    dead_letters = {
+      "cleanup.policy"      = "delete"
+      "retention.ms"        = tostring(var.dead_letter_retention_ms)
+      "min.insync.replicas" = tostring(var.min_insync_replicas)
+    }
+    checkpoints = local.checkpoints
+  }
+
   # principal => topic => operations
   topic_grants = {
     engine = {
@@ -53,50 +66,14 @@ locals {
   ]...)
 }
 
-resource "kafka_topic" "restaurants" {
-  name               = var.topics.restaurants
+# Every topic has the same partition count: orders and couriers must (co-partitioning),
+# and one count keeps the engine's replica ceiling one number.
+resource "kafka_topic" "amore" {
+  for_each           = local.topic_configs
+  name               = var.topics[each.key]
   partitions         = var.partitions
   replication_factor = var.replication_factor
-  config             = local.compacted
-}
-
-resource "kafka_topic" "orders" {
-  name               = var.topics.orders
-  partitions         = var.partitions
-  replication_factor = var.replication_factor
-  config             = local.input
-}
-
-resource "kafka_topic" "couriers" {
-  name               = var.topics.couriers
-  partitions         = var.partitions
-  replication_factor = var.replication_factor
-  config             = local.input
-}
-
-resource "kafka_topic" "rankings" {
-  name               = var.topics.rankings
-  partitions         = var.partitions
-  replication_factor = var.replication_factor
-  config             = local.compacted
-}
-
-resource "kafka_topic" "dead_letters" {
-  name               = var.topics.dead_letters
-  partitions         = var.partitions
-  replication_factor = var.replication_factor
-  config = {
-    "cleanup.policy"      = "delete"
-    "retention.ms"        = tostring(var.dead_letter_retention_ms)
-    "min.insync.replicas" = tostring(var.min_insync_replicas)
-  }
-}
-
-resource "kafka_topic" "checkpoints" {
-  name               = var.topics.checkpoints
-  partitions         = var.partitions
-  replication_factor = var.replication_factor
-  config             = local.checkpoints
+  config             = each.value
 }
 
 resource "kafka_acl" "topics" {

@@ -1,15 +1,9 @@
 output "topics" {
-  description = "The topics, by role, with their partition count."
-  value = {
-    environment  = var.environment
-    partitions   = var.partitions
-    restaurants  = kafka_topic.restaurants.name
-    orders       = kafka_topic.orders.name
-    couriers     = kafka_topic.couriers.name
-    rankings     = kafka_topic.rankings.name
-    dead_letters = kafka_topic.dead_letters.name
-    checkpoints  = kafka_topic.checkpoints.name
-  }
+  description = "The topics' names by role, with the environment and their partition count."
+  value = merge(
+    { for role, topic in kafka_topic.amore : role => topic.name },
+    { environment = var.environment, partitions = var.partitions },
+  )
 }
 
 output "acl_count" {
