@@ -114,7 +114,7 @@ let package = Package(
         // What the integration tests share: the test broker, threads, waiting.
         .target(
             name: "AmoreTestSupport",
-            dependencies: ["AmoreCore", "AmoreKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AmoreCore", "AmoreKafka", "AmoreLocalBroker", .product(name: "Logging", package: "swift-log")],
             path: "Tests/AmoreTestSupport"
         ),
         .testTarget(

@@ -91,7 +91,10 @@ public final class Engine: @unchecked Sendable {
 
         let consumer = try Consumer(
             configuration: groupConfiguration(), logger: logger,
-            onError: { [logger] error in logger.warning("consumer: \(error)") },
+            onError: { [logger, status] error in
+                if error.code == KafkaError.allBrokersDownCode { status.markKafkaUnreachable() }
+                logger.warning("consumer: \(error)")
+            },
             startOffsets: { [unowned self] partitions in startOffsets(for: partitions) },
             onRebalance: { [unowned self] event in rebalance(event) })
         self.consumer = consumer
@@ -120,10 +123,19 @@ public final class Engine: @unchecked Sendable {
             if now_ns >= nextGauges_ns {
                 nextGauges_ns = now_ns + 1_000_000_000
                 updateGauges()
+                checkKafkaIsBack(consumer)
             }
         }
         logger.info("engine stopping: publishing what is pending, committing, leaving the group")
         try finish(publisher)
+    }
+
+    /// After librdkafka said all brokers are down, once a second: a metadata answer (at
+    /// most 200 ms of this loop, which has nothing to fetch meanwhile) means Kafka is back.
+    private func checkKafkaIsBack(_ consumer: Consumer) {
+        guard status.kafkaMarkedUnreachable, (try? consumer.metadata(topic: settings.topics.orders, timeout_ms: 200)) != nil else { return }
+        status.markKafkaReachable()
+        logger.notice("Kafka is reachable again")
     }
 
     // MARK: Start-up

@@ -17,14 +17,33 @@ public final class EngineStatus: Sendable {
     private let lastLoop_ns = Atomic<UInt64>(0)
     private let applied = Atomic<Int>(0)
     private let restoring = Mutex<[String]>([])
+    /// Wall time (ms) since which no broker has been reachable; 0 while Kafka answers.
+    private let kafkaDownSince_ms = Atomic<Int64>(0)
 
     init(board: RankingBoard, zonePrecision: Int) {
         self.board = board
         self.zonePrecision = zonePrecision
     }
 
-    /// Ready to serve: every restaurant profile read, and not shutting down.
-    public var isReady: Bool { profilesLoaded.load(ordering: .acquiring) && !stopping.load(ordering: .relaxed) }
+    /// Ready to serve: every restaurant profile read, Kafka reachable, and not shutting down.
+    /// (Queries are answered from the last rankings whatever this says.)
+    public var isReady: Bool {
+        profilesLoaded.load(ordering: .acquiring) && !stopping.load(ordering: .relaxed) && kafkaUnreachable_ms == nil
+    }
+
+    /// How long no broker has been reachable (librdkafka's "all brokers down"), or nil.
+    public var kafkaUnreachable_ms: Int64? {
+        let since = kafkaDownSince_ms.load(ordering: .relaxed)
+        return since == 0 ? nil : max(0, Clock.wall_ms() - since)
+    }
+
+    /// Why the instance is not ready, in a line; nil when it is.
+    public var notReadyReason: String? {
+        if stopping.load(ordering: .relaxed) { return "stopping" }
+        if let down_ms = kafkaUnreachable_ms { return "no Kafka broker reachable for \(down_ms) ms (answering from the last rankings)" }
+        if !profilesLoaded.load(ordering: .acquiring) { return "restaurant profiles not loaded yet" }
+        return nil
+    }
 
     /// Alive: the engine's loop went round within `stallLimit_ns` (it polls at least every
     /// few milliseconds), or it has not started yet.
@@ -45,6 +64,12 @@ public final class EngineStatus: Sendable {
     func markProfilesLoaded() { profilesLoaded.store(true, ordering: .releasing) }
     func markStopping() { stopping.store(true, ordering: .relaxed) }
     func markLoop(now_ns: UInt64) { lastLoop_ns.store(now_ns, ordering: .relaxed) }
+    /// Kafka went away: kept at the first time it was noticed.
+    func markKafkaUnreachable() {
+        _ = kafkaDownSince_ms.compareExchange(expected: 0, desired: Clock.wall_ms(), ordering: .relaxed)
+    }
+    func markKafkaReachable() { kafkaDownSince_ms.store(0, ordering: .relaxed) }
+    var kafkaMarkedUnreachable: Bool { kafkaDownSince_ms.load(ordering: .relaxed) != 0 }
 }
 
 enum Clock {

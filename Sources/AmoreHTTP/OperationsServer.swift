@@ -16,7 +16,7 @@ public enum OperationsServer {
         // What /readyz says, as a metric: the not-ready alert and the dashboard read it.
         let ready = registry.makeGauge(descriptor: MetricNameDescriptor(
             namespace: "amore", metricName: "ready", unitName: "state",
-            helpText: "1 when the restaurant profiles are loaded and the engine is not stopping"))
+            helpText: "1 when the restaurant profiles are loaded, Kafka is reachable and the engine is not stopping"))
         router.get("/healthz") { _, _ in
             status.isHealthy() ? plain(.ok, "ok\n") : plain(.serviceUnavailable, "engine loop stalled\n")
         }
@@ -25,8 +25,8 @@ public enum OperationsServer {
             // and serves the rest); they are listed so that an operator sees which
             // markets wait for fresh rankings and why.
             let restoring = status.notServing.map { "not yet serving fresh rankings: \($0)\n" }.joined()
-            return status.isReady ? plain(.ok, "ready\n" + restoring)
-                : plain(.serviceUnavailable, "not ready: restaurant profiles not loaded yet, or stopping\n" + restoring)
+            if let reason = status.notReadyReason { return plain(.serviceUnavailable, "not ready: \(reason)\n" + restoring) }
+            return plain(.ok, "ready\n" + restoring)
         }
         router.get("/metrics") { _, _ in
             ready.set(to: status.isReady ? 1 : 0)

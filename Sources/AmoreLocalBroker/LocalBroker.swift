@@ -13,6 +13,8 @@ public final class LocalBroker: @unchecked Sendable {
     public let bootstrapServers: String
     public let port: Int
     public let logPath: String
+    /// Started with `--authentication`: clients must authenticate (SASL/SCRAM).
+    public let requiresAuthentication: Bool
     private let lock = NSLock()
     private var process: Process?
     private var watchdog: Pipe?
@@ -31,13 +33,24 @@ public final class LocalBroker: @unchecked Sendable {
     }
 
     /// Starts a broker and returns once it answers a Metadata request.
-    public static func start(logger: Logger = Logger(label: "amore.broker"), readyTimeout_s: Double = 20) throws -> LocalBroker {
+    /// - Parameter advertising: the address the broker gives clients in metadata, when
+    ///   they must reach it through something in front of it (a TLS terminator, a test
+    ///   proxy) rather than directly; the broker answers the first request on its own port.
+    ///   - port: a port of the caller's choice (a broker restarted where its clients expect it).
+    ///   - storage: Tansu's storage engine; `s3://bucket/` (with `environment` naming the S3
+    ///     endpoint and credentials) keeps the data across a restart, memory does not.
+    public static func start(logger: Logger = Logger(label: "amore.broker"), readyTimeout_s: Double = 20,
+                             advertising: (host: String, port: Int)? = nil, port fixedPort: Int? = nil,
+                             storage: String = "memory://tansu/", environment: [String: String] = [:],
+                             authentication: Bool = false) throws -> LocalBroker {
         let executable = try tansuExecutable()
         var lastFailure = ""
         // A free port can be taken between probing and binding; try a few.
-        for _ in 0..<3 {
-            let port = try freeLoopbackPort()
-            let broker = try LocalBroker(executable: executable, port: port)
+        for _ in 0..<(fixedPort == nil ? 3 : 1) {
+            let port = try fixedPort ?? freeLoopbackPort()
+            let broker = try LocalBroker(executable: executable, port: port,
+                                         advertised: advertising.map { "tcp://\($0.host):\($0.port)" } ?? "tcp://127.0.0.1:\(port)",
+                                         storage: storage, environment: environment, authentication: authentication)
             do {
                 try broker.waitUntilReady(timeout_s: readyTimeout_s)
                 logger.info("local broker ready", metadata: ["bootstrap": "\(broker.bootstrapServers)", "log": "\(broker.logPath)"])
@@ -50,7 +63,9 @@ public final class LocalBroker: @unchecked Sendable {
         throw LocalBrokerError.notReady(lastFailure)
     }
 
-    private init(executable: String, port: Int) throws {
+    private init(executable: String, port: Int, advertised: String, storage: String, environment: [String: String],
+                 authentication: Bool) throws {
+        self.requiresAuthentication = authentication
         self.port = port
         bootstrapServers = "127.0.0.1:\(port)"
         logPath = "\(NSTemporaryDirectory())amore-broker-\(port).log"
@@ -61,8 +76,9 @@ public final class LocalBroker: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         // $0 is tansu; the shell waits for EOF on stdin (our pipe), then stops it.
         process.arguments = ["-c", Self.watchdogScript,
-                             executable, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                             "--storage-engine", "memory://tansu/"]
+                             executable, "broker", "--listener-url", url, "--advertised-listener-url", advertised,
+                             "--storage-engine", storage] + (authentication ? ["--authentication"] : [])
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given } }
         let watchdog = Pipe()
         // Only this process may hold the write end: a child that inherited it (an `amore`
         // a test spawns) would keep the watchdog from seeing EOF after `stop`.
@@ -109,6 +125,12 @@ public final class LocalBroker: @unchecked Sendable {
                 throw LocalBrokerError.exited(lastLogLines())
             }
             do {
+                // An authenticating broker answers no unauthenticated request: a listening
+                // port is all that can be checked without credentials.
+                if requiresAuthentication {
+                    if Self.accepts(port: port) { return }
+                    throw LocalBrokerError.notReady("port \(port) not listening yet")
+                }
                 _ = try admin.describeCluster(timeout_ms: 500)
                 return
             } catch {
@@ -147,7 +169,23 @@ public final class LocalBroker: @unchecked Sendable {
         return text.split(separator: "\n").suffix(5).joined(separator: "\n")
     }
 
-    private static func freeLoopbackPort() throws -> Int {
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// A loopback port nothing listens on now (it may be taken before it is bound).
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LocalBrokerError.noPort(errno) }
         defer { close(fd) }

@@ -67,7 +67,11 @@ struct KafkaOptions: ParsableArguments {
     /// the caller stops the broker it gets.
     func connect(_ layers: LayeredConfiguration, logger: Logger) throws -> (KafkaConfiguration, LocalBroker?) {
         var configuration = try configuration(layers)
-        guard configuration["bootstrap.servers"] == nil else { return (configuration, nil) }
+        guard configuration["bootstrap.servers"] == nil else {
+            // Stop at start-up, with the reason, rather than retry in the background.
+            try ConnectionCheck.verify(configuration, logger: logger)
+            return (configuration, nil)
+        }
         let broker = try LocalBroker.start()
         logger.notice("no brokers configured: started a local broker (Tansu, in memory)",
                       metadata: ["bootstrap_servers": "\(broker.bootstrapServers)"])

@@ -108,8 +108,8 @@ struct OutputRecord {
 }
 
 /// Everything in `topic`, every partition from its beginning to its end.
-func readAll(_ topic: String, servers: String) throws -> [OutputRecord] {
-    var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup)
+func readAll(_ topic: String, servers: String, properties: [String: String] = [:]) throws -> [OutputRecord] {
+    var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup.merging(properties) { _, given in given })
     configuration["group.id"] = "reader-\(UUID().uuidString)"
     configuration["enable.partition.eof"] = "true"
     let consumer = try Consumer(configuration: configuration, logger: quietLogger("reader"))
@@ -133,6 +133,17 @@ func readAll(_ topic: String, servers: String) throws -> [OutputRecord] {
         }
     }
     return records
+}
+
+/// The zones whose final ranking (version and entries) differs from `expected`'s, named.
+func rankingDifferences(expected: [String: (version: Int64, entries: String)],
+                        actual: [String: (version: Int64, entries: String)]) -> [String] {
+    var differences: [String] = []
+    for (zone, ranking) in expected where actual[zone]?.version != ranking.version || actual[zone]?.entries != ranking.entries {
+        differences.append("\(zone): expected version \(ranking.version), got \(actual[zone]?.version ?? -1)")
+    }
+    for zone in actual.keys where expected[zone] == nil { differences.append("\(zone): not in the expected rankings") }
+    return differences
 }
 
 /// Per zone, the ranking a consumer keeping the highest version ends with (the later of
@@ -182,7 +193,9 @@ final class EngineProcess {
     ///   - command: `run`, or `demo` (the engine with a simulator and a watch view).
     ///   - awaitHTTP: wait for the HTTP address (false for a run expected to fail).
     ///   - servers: nil lets `amore` start a local broker of its own.
-    init(_ command: String = "run", servers: String?, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true) throws {
+    ///   - environment: variables added to the test's own.
+    init(_ command: String = "run", servers: String?, topics: TestTopics, extra: [String] = [], awaitHTTP: Bool = true,
+         environment added: [String: String] = [:]) throws {
         self.topics = topics
         let id = UUID().uuidString.prefix(8)
         output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-engine-\(id).out")
@@ -194,7 +207,7 @@ final class EngineProcess {
         process.arguments = [command, "--http", "127.0.0.1:0", "--partitions", "4"] + kafka + topics.arguments + extra
         var environment = ProcessInfo.processInfo.environment
         environment["AMORE_BROKERS"] = nil
-        process.environment = environment
+        process.environment = environment.merging(added) { _, given in given }
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()

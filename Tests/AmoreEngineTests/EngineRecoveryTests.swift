@@ -102,10 +102,7 @@ import Testing
         #expect(restarted.terminate() == 0)
         let actual = latestRankings(try readAll(crashed.rankings, servers: servers))
         #expect(actual.count == expected.count)
-        var differences: [String] = []
-        for (zone, ranking) in expected where actual[zone]?.version != ranking.version || actual[zone]?.entries != ranking.entries {
-            differences.append("\(zone): expected version \(ranking.version), got \(actual[zone]?.version ?? -1)")
-        }
+        let differences = rankingDifferences(expected: expected, actual: actual)
         #expect(differences.isEmpty, "\(differences.count) zones differ: \(differences.prefix(5))")
     }
 

@@ -206,7 +206,7 @@ final class ServeProcess {
     private(set) var http = ""
     private(set) var ops = ""
 
-    init(servers: String, topic: String, extra: [String] = []) throws {
+    init(servers: String, topic: String, extra: [String] = [], environment added: [String: String] = [:]) throws {
         let id = UUID().uuidString.prefix(8)
         output = FileManager.default.temporaryDirectory.appendingPathComponent("amore-serve-\(id).out")
         log = FileManager.default.temporaryDirectory.appendingPathComponent("amore-serve-\(id).log")
@@ -215,6 +215,7 @@ final class ServeProcess {
         process.executableURL = EngineProcess.binary
         process.arguments = ["serve", "--brokers", servers, "--rankings-topic", topic, "--http", "127.0.0.1:0",
                              "--ops-http", "127.0.0.1:0"] + extra
+        if !added.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(added) { _, given in given } }
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
