@@ -321,8 +321,8 @@ public final class Engine: @unchecked Sendable {
             switch event {
             case .assigned(let partitions, _):
                 try assign(partitions)
-            case .revoked(let partitions):
-                try revoke(partitions)
+            case .revoked(let partitions, let lost):
+                try revoke(partitions, lost: lost)
             case .failed(let error):
                 logger.error("rebalance failed: \(error)")
             }
@@ -367,10 +367,18 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Before the partitions move away: publish and commit everything they produced, so
-    /// the next owner resumes exactly where this one stopped.
-    private func revoke(_ partitions: [TopicPartition]) throws {
-        try commitEverything()
+    /// the next owner resumes exactly where this one stopped. When the group has already
+    /// moved on (`lost`, or a commit refused for that reason), nothing may be committed:
+    /// the pairs' state is dropped and whoever owns them next (this instance included)
+    /// restores from a checkpoint and the committed offsets.
+    private func revoke(_ partitions: [TopicPartition], lost: Bool) throws {
         let numbers = Set(partitions.map(\.partition))
+        if lost { return drop(numbers, partitions, why: "the group moved on without this instance (session timed out or fenced)") }
+        do {
+            try commitEverything()
+        } catch let error as KafkaError where error.meansGroupMembershipLost {
+            return drop(numbers, partitions, why: "the group refused the final commit (\(error))")
+        }
         // Exactly at what was just committed: the next owner replays nothing.
         for number in numbers.sorted() {
             if let pair = pairs[number], pair.restore == nil { try writeCheckpoint(pair, now_ns: Clock.monotonic_ns()) }
@@ -387,6 +395,21 @@ public final class Engine: @unchecked Sendable {
             lagGauges.removeValue(forKey: TopicPartition(partition.topic, partition.partition))?.destroy()
         }
         logger.info("partitions revoked", metadata: ["partitions": "\(partitions.map(\.description))"])
+    }
+
+    /// Forgets lost pairs: their state is ahead of what was committed, so it must not be
+    /// kept for a return; their uncommitted positions leave the ledger.
+    private func drop(_ numbers: Set<Int32>, _ partitions: [TopicPartition], why: String) {
+        publisher?.ledger.forget(partitions: numbers)
+        for number in numbers {
+            guard let pair = pairs.removeValue(forKey: number) ?? retained.removeValue(forKey: number) else { continue }
+            for market in pair.markets.keys { ownerOfMarket[market] = nil }
+        }
+        for partition in partitions {
+            lagGauges.removeValue(forKey: TopicPartition(partition.topic, partition.partition))?.destroy()
+        }
+        logger.warning("partitions lost: their state is dropped and will be restored from a checkpoint and the committed offsets",
+                       metadata: ["partitions": "\(partitions.map(\.description))", "why": "\(why)"])
     }
 
     // MARK: Input

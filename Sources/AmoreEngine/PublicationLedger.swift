@@ -57,6 +57,14 @@ final class PublicationLedger: Sendable {
         }
     }
 
+    /// Drops `partitions` from every checkpoint not yet committed: they were lost to
+    /// another member, and committing for them would be refused (or overwrite its commits).
+    func forget(partitions: Set<Int32>) {
+        state.withLock { state in
+            state.checkpoints = state.checkpoints.map { ($0.epoch, $0.offsets.filter { !partitions.contains($0.partition) }) }
+        }
+    }
+
     /// The newest checkpoint that may be committed (every record produced before it
     /// acknowledged), removing it and the older ones; nil when there is none.
     func takeCommittable() -> [TopicPartition]? {

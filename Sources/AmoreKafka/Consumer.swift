@@ -236,7 +236,7 @@ public final class Consumer: @unchecked Sendable {
                 }
                 onRebalance(.assigned(partitions, queues: queues))
             case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-                onRebalance(.revoked(partitions))
+                onRebalance(.revoked(partitions, lost: rd_kafka_assignment_lost(handle) != 0))
                 if cooperative {
                     if let error = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(error) }
                 } else {

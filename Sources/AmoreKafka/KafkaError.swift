@@ -46,4 +46,11 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let allBrokersDownCode = RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue
     public static let transportCode = RD_KAFKA_RESP_ERR__TRANSPORT.rawValue
     public static let messageTimedOutCode = RD_KAFKA_RESP_ERR__MSG_TIMED_OUT.rawValue
+
+    /// The group no longer counts this member (a commit or heartbeat after its session
+    /// timed out, or after it was fenced): what it owned may belong to another member.
+    public var meansGroupMembershipLost: Bool {
+        [RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS,
+         RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID, RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST].map(\.rawValue).contains(code)
+    }
 }

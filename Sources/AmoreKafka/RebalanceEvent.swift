@@ -5,7 +5,10 @@ public enum RebalanceEvent: Sendable {
     /// `queues` holds each new partition's own queue when the consumer was created with
     /// `partitionQueues: true`, else it is empty and records arrive through `Consumer.poll`.
     case assigned([TopicPartition], queues: [PartitionQueue])
-    case revoked([TopicPartition])
+    /// `lost`: the group already moved on without this member (its session timed out, or
+    /// it was fenced), so the partitions may belong to another member now: committing for
+    /// them is refused, and the state built from them is ahead of what was committed.
+    case revoked([TopicPartition], lost: Bool)
     /// The group could not complete a rebalance (e.g. assignment failed).
     case failed(KafkaError)
 }

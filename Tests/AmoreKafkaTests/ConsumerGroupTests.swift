@@ -40,7 +40,7 @@ import Testing
                     case .assigned(let partitions, _):
                         s.assigned.formUnion(partitions.map { TopicPartition($0.topic, $0.partition) })
                         s.rebalances.append("assigned \(partitions.count)")
-                    case .revoked(let partitions):
+                    case .revoked(let partitions, _):
                         s.assigned.subtract(partitions.map { TopicPartition($0.topic, $0.partition) })
                         s.rebalances.append("revoked \(partitions.count)")
                     case .failed(let error):

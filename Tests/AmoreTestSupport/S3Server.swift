@@ -42,7 +42,8 @@ public final class S3Server: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        // KILL: a child of a test thread inherits its blocked signals, SIGTERM among them.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     static func request(_ method: String, _ url: String) -> Int {

@@ -104,8 +104,10 @@ public final class TLSBroker: @unchecked Sendable {
     deinit { stop() }
 
     public func stop() {
+        // KILL: a child of a test thread inherits its blocked signals, SIGTERM among them
+        // (stunnel holds no state worth a graceful end).
         if stunnel.isRunning {
-            stunnel.terminate()
+            kill(stunnel.processIdentifier, SIGKILL)
             _ = eventually(timeout_s: 5) { !stunnel.isRunning }
         }
         broker.stop()
