@@ -95,8 +95,10 @@ public final class Engine: @unchecked Sendable {
                 if error.code == KafkaError.allBrokersDownCode { status.markKafkaUnreachable() }
                 logger.warning("consumer: \(error)")
             },
-            startOffsets: { [unowned self] partitions in startOffsets(for: partitions) },
-            onRebalance: { [unowned self] event in rebalance(event) })
+            // Weak: the consumer can outlive the engine by a moment (closing it in the
+            // engine's deinit calls back), and then there is nothing to restore or revoke.
+            startOffsets: { [weak self] partitions in self?.startOffsets(for: partitions) ?? partitions },
+            onRebalance: { [weak self] event in self?.rebalance(event) })
         self.consumer = consumer
         try consumer.subscribe(to: [settings.topics.orders, settings.topics.couriers])
         logger.info("engine running", metadata: [
@@ -148,26 +150,31 @@ public final class Engine: @unchecked Sendable {
         let admin = try Admin(configuration: settings.kafka, logger: logger)
         let topics = settings.topics
         let inputRetention = ["retention.ms": String(settings.inputRetention_ms)]
+        func topic(_ name: String, partitions: Int32? = nil, _ configs: [String: String] = [:]) -> NewTopic {
+            NewTopic(name, partitions: partitions ?? settings.partitions, replicationFactor: settings.replicationFactor, configs: configs)
+        }
         try admin.createTopics([
-            NewTopic(topics.restaurants, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
-                     configs: ["cleanup.policy": "compact"]),
-            NewTopic(topics.orders, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
-                     configs: inputRetention),
-            NewTopic(topics.couriers, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
-                     configs: inputRetention),
-            NewTopic(topics.rankings, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
-                     configs: ["cleanup.policy": "compact"]),
-            NewTopic(topics.deadLetters, partitions: settings.partitions, replicationFactor: settings.replicationFactor),
-            // Two slots per pair survive compaction (CheckpointStore).
-            NewTopic(topics.checkpoints, partitions: settings.partitions, replicationFactor: settings.replicationFactor,
-                     configs: ["cleanup.policy": "compact"]),
+            topic(topics.restaurants, ["cleanup.policy": "compact"]),
+            topic(topics.orders, inputRetention),
+            topic(topics.couriers, inputRetention),
+            topic(topics.rankings, ["cleanup.policy": "compact"]),
+            topic(topics.deadLetters),
         ])
-        let metadata = try admin.waitForTopics(topics.all, timeout_ms: 30_000)
-        let orders = metadata.topic(topics.orders)?.partitions.count ?? 0
-        let couriers = metadata.topic(topics.couriers)?.partitions.count ?? 0
+        let inputs = try admin.waitForTopics([topics.orders, topics.couriers], timeout_ms: 30_000)
+        let orders = inputs.topic(topics.orders)?.partitions.count ?? 0
+        let couriers = inputs.topic(topics.couriers)?.partitions.count ?? 0
         guard orders == couriers else {
             throw EngineError.notCoPartitioned(orders: topics.orders, ordersPartitions: orders,
                                                couriers: topics.couriers, couriersPartitions: couriers)
+        }
+        // One checkpoint partition per pair (two slots each survive compaction): created
+        // with the inputs' count, whatever --partitions says.
+        try admin.createTopics([topic(topics.checkpoints, partitions: Int32(orders), ["cleanup.policy": "compact"])])
+        let metadata = try admin.waitForTopics(topics.all, timeout_ms: 30_000)
+        let checkpointPartitions = metadata.topic(topics.checkpoints)?.partitions.count ?? 0
+        if settings.checkpoints && checkpointPartitions < orders {
+            throw EngineError.tooFewCheckpointPartitions(topic: topics.checkpoints, partitions: checkpointPartitions,
+                                                         inputPartitions: orders)
         }
         return orders
     }
