@@ -153,13 +153,16 @@ public final class Engine: @unchecked Sendable {
         func topic(_ name: String, partitions: Int32? = nil, _ configs: [String: String] = [:]) -> NewTopic {
             NewTopic(name, partitions: partitions ?? settings.partitions, replicationFactor: settings.replicationFactor, configs: configs)
         }
+        // Only what is missing: where topics are managed elsewhere (Terraform), the engine
+        // needs no Create permission, and a start-up asks only for metadata.
+        let present = Set(try admin.describeCluster(timeout_ms: 10_000).topics.map(\.name))
         try admin.createTopics([
             topic(topics.restaurants, ["cleanup.policy": "compact"]),
             topic(topics.orders, inputRetention),
             topic(topics.couriers, inputRetention),
             topic(topics.rankings, ["cleanup.policy": "compact"]),
             topic(topics.deadLetters),
-        ])
+        ].filter { !present.contains($0.name) })
         let inputs = try admin.waitForTopics([topics.orders, topics.couriers], timeout_ms: 30_000)
         let orders = inputs.topic(topics.orders)?.partitions.count ?? 0
         let couriers = inputs.topic(topics.couriers)?.partitions.count ?? 0
@@ -169,7 +172,8 @@ public final class Engine: @unchecked Sendable {
         }
         // One checkpoint partition per pair (two slots each survive compaction): created
         // with the inputs' count, whatever --partitions says.
-        try admin.createTopics([topic(topics.checkpoints, partitions: Int32(orders), ["cleanup.policy": "compact"])])
+        try admin.createTopics([topic(topics.checkpoints, partitions: Int32(orders), ["cleanup.policy": "compact"])]
+            .filter { !present.contains($0.name) })
         let metadata = try admin.waitForTopics(topics.all, timeout_ms: 30_000)
         let checkpointPartitions = metadata.topic(topics.checkpoints)?.partitions.count ?? 0
         if settings.checkpoints && checkpointPartitions < orders {

@@ -1,5 +1,6 @@
 import AmoreCore
 import AmoreKafka
+import AmoreLocalBroker
 import AmoreTestSupport
 import Foundation
 import Testing
@@ -46,27 +47,36 @@ import Testing
     }
 
     @Test func aScriptedScenarioPublishesTheHandWorkedRankings() throws {
-        let servers = try TestBroker.bootstrapServers()
+        // A broker reached through a stall proxy (it advertises the proxy), so that the
+        // profile load can be held back for as long as the test needs: readiness is
+        // checked without depending on fetch timing.
+        _ = try TestBroker.bootstrapServers()
+        let proxyPort = try LocalBroker.freeLoopbackPort()
+        let broker = try LocalBroker.start(advertising: ("127.0.0.1", proxyPort))
+        defer { broker.stop() }
+        let proxy = try StallProxy(target: broker.bootstrapServers, port: proxyPort)
+        let servers = "127.0.0.1:\(proxyPort)"
         let topics = TestTopics("scenario")
         try topics.createInputs(servers: servers, partitions: 4)
+        // Every topic exists beforehand: the engine's start-up then only reads metadata,
+        // which the broker answers on the engine's bootstrap connection (not the proxy).
+        try TestBroker.admin(servers).createTopics([topics.rankings, topics.deadLetters, topics.checkpoints].map {
+            NewTopic($0, partitions: 4, configs: $0 == topics.deadLetters ? [:] : ["cleanup.policy": "compact"])
+        })
         try Self.writeScenario(InputWriter(servers: servers, topics: topics))
 
-        // The local broker answers a fetch only after `fetch.wait.max.ms`: at the default
-        // (5 ms) the two profiles are read before the first poll of /readyz can see the
-        // engine unready; 200 ms keeps that window open for it.
-        let engine = try EngineProcess(servers: servers, topics: topics, extra: ["--kafka", "fetch.wait.max.ms=200"])
-        // Not ready until the profiles are read; once ready, both are.
-        var statuses: [Int] = []
-        var profilesWhenReady = -1.0
-        _ = eventually(timeout_s: 30) {
-            let status = engine.get("/readyz").status
-            statuses.append(status)
-            if status == 200 { profilesWhenReady = engine.sum(engine.metrics(), "amore_records_in_total", ["type=\"profile\""]) }
-            return status == 200
+        try proxy.stall()
+        let engine = try EngineProcess(servers: broker.bootstrapServers, topics: topics)
+        // Not ready while the profiles cannot be fetched, however long that lasts.
+        for _ in 0..<3 {
+            let readiness = engine.get("/readyz")
+            #expect(readiness.status == 503 && readiness.body.contains("restaurant profiles not loaded yet"), "\(readiness)")
         }
-        #expect(statuses.first == 503, "first /readyz answers: \(statuses.prefix(5))")
-        #expect(statuses.last == 200)
-        #expect(profilesWhenReady == 2)
+        #expect(engine.sum(engine.metrics(), "amore_records_in_total", ["type=\"profile\""]) == 0)
+        try proxy.resume()
+        // Once ready, both profiles were read.
+        #expect(eventually(timeout_s: 30) { engine.get("/readyz").status == 200 }, "\(engine.logTail())")
+        #expect(engine.sum(engine.metrics(), "amore_records_in_total", ["type=\"profile\""]) == 2)
         #expect(engine.get("/healthz").status == 200)
         #expect(engine.waitUntilCaughtUp(expectedRecords: 8), "\(engine.logTail())")
 

@@ -35,12 +35,13 @@ locals {
   # principal => topic => operations
   topic_grants = {
     engine = {
-      (var.topics.restaurants)  = ["Read", "Describe", "Create"]
-      (var.topics.orders)       = ["Read", "Describe", "Create"]
-      (var.topics.couriers)     = ["Read", "Describe", "Create"]
-      (var.topics.rankings)     = ["Write", "Describe", "Create"]
-      (var.topics.dead_letters) = ["Write", "Describe", "Create"]
-      (var.topics.checkpoints)  = ["Read", "Write", "Describe", "Create"]
+      # No Create: this module owns the topics, and the engine creates only missing ones.
+      (var.topics.restaurants)  = ["Read", "Describe"]
+      (var.topics.orders)       = ["Read", "Describe"]
+      (var.topics.couriers)     = ["Read", "Describe"]
+      (var.topics.rankings)     = ["Write", "Describe"]
+      (var.topics.dead_letters) = ["Write", "Describe"]
+      (var.topics.checkpoints)  = ["Read", "Write", "Describe"]
     }
     api_tier = {
       (var.topics.rankings) = ["Read", "Describe"]
