@@ -66,7 +66,12 @@ struct KafkaOptions: ParsableArguments {
     /// The configuration, with a local broker started (and said so) when none is configured;
     /// the caller stops the broker it gets.
     func connect(_ layers: LayeredConfiguration, logger: Logger) throws -> (KafkaConfiguration, LocalBroker?) {
-        var configuration = try configuration(layers)
+        try Self.connect(configuration(layers), logger: logger)
+    }
+
+    /// The same for a configuration already resolved (`amore serve` resolves it with the rest).
+    static func connect(_ resolved: KafkaConfiguration, logger: Logger) throws -> (KafkaConfiguration, LocalBroker?) {
+        var configuration = resolved
         guard configuration["bootstrap.servers"] == nil else {
             // Stop at start-up, with the reason, rather than retry in the background.
             try ConnectionCheck.verify(configuration, logger: logger)

@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let (layers, logger) = try await common.load()
         let resolved = try resolve(layers)
-        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
+        let (kafka, localBroker) = try KafkaOptions.connect(resolved.kafka, logger: logger)
         defer { localBroker?.stop() }
         let settings = resolved.follower, precision = resolved.zonePrecision, wait_ms = resolved.minVersionWait_ms
         let query = resolved.query, ops = resolved.ops

@@ -85,11 +85,9 @@ import Testing
         let expected = try Self.uninterruptedRankings()
 
         // A broker reached only through the proxy (it advertises the proxy's port).
-        let proxyPort = try LocalBroker.freeLoopbackPort()
-        let broker = try LocalBroker.start(advertising: ("127.0.0.1", proxyPort))
-        defer { broker.stop() }
-        let proxy = try StallProxy(target: broker.bootstrapServers, port: proxyPort)
-        let faulty = "127.0.0.1:\(proxyPort)"
+        let proxied = try ProxiedBroker()
+        let proxy = proxied.proxy
+        let faulty = proxied.servers
         let topics = TestTopics("stall")
         try topics.createInputs(servers: faulty, partitions: 4)
         var sameCity = SplitCity()

@@ -51,11 +51,9 @@ import Testing
         // profile load can be held back for as long as the test needs: readiness is
         // checked without depending on fetch timing.
         _ = try TestBroker.bootstrapServers()
-        let proxyPort = try LocalBroker.freeLoopbackPort()
-        let broker = try LocalBroker.start(advertising: ("127.0.0.1", proxyPort))
-        defer { broker.stop() }
-        let proxy = try StallProxy(target: broker.bootstrapServers, port: proxyPort)
-        let servers = "127.0.0.1:\(proxyPort)"
+        let proxied = try ProxiedBroker()
+        let proxy = proxied.proxy
+        let servers = proxied.servers
         let topics = TestTopics("scenario")
         try topics.createInputs(servers: servers, partitions: 4)
         // Every topic exists beforehand: the engine's start-up then only reads metadata,
@@ -66,7 +64,7 @@ import Testing
         try Self.writeScenario(InputWriter(servers: servers, topics: topics))
 
         try proxy.stall()
-        let engine = try EngineProcess(servers: broker.bootstrapServers, topics: topics)
+        let engine = try EngineProcess(servers: proxied.broker.bootstrapServers, topics: topics)
         // Not ready while the profiles cannot be fetched, however long that lasts.
         for _ in 0..<3 {
             let readiness = engine.get("/readyz")

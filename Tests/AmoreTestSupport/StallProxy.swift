@@ -1,3 +1,4 @@
+import AmoreLocalBroker
 import Foundation
 
 /// Tests/Tools/stall_proxy.py as a test's tool: a TCP proxy in front of a broker that goes
@@ -52,4 +53,28 @@ public final class StallProxy: @unchecked Sendable {
             throw Failure(description: "the stall proxy did not report \(line): \(printed.suffix(500))")
         }
     }
+}
+
+/// A local broker that clients reach through a `StallProxy`: it advertises the proxy's
+/// port, so every connection after the first metadata request goes through the proxy.
+/// `servers` is the proxy's address; `broker.bootstrapServers` the broker's own.
+public final class ProxiedBroker: @unchecked Sendable {
+    // @unchecked: set in init, never changed.
+    public let broker: LocalBroker
+    public let proxy: StallProxy
+    /// The address clients use: the proxy.
+    public var servers: String { "127.0.0.1:\(proxy.port)" }
+
+    public init() throws {
+        let proxyPort = try LocalBroker.freeLoopbackPort()
+        broker = try LocalBroker.start(advertising: ("127.0.0.1", proxyPort))
+        do {
+            proxy = try StallProxy(target: broker.bootstrapServers, port: proxyPort)
+        } catch {
+            broker.stop()
+            throw error
+        }
+    }
+
+    deinit { broker.stop() }
 }
