@@ -140,8 +140,11 @@ def record(h, mode, scenario, value):
     results.setdefault((h, mode, scenario), []).append(value)
     print(f"failover: H={h} min {mode:11} {scenario:9} pause {value:6.2f} s", file=sys.stderr, flush=True)
 
-broker = start(["broker"], "broker")
-servers = wait_line(broker, "AMORE_BOOTSTRAP_SERVERS=")
+# AMORE_FAILOVER_BROKERS: a broker started elsewhere (other storage, real Kafka).
+servers = os.environ.get("AMORE_FAILOVER_BROKERS")
+if not servers:
+    broker = start(["broker"], "broker")
+    servers = wait_line(broker, "AMORE_BOOTSTRAP_SERVERS=")
 try:
     for h in histories:
         for round_ in range(rounds):

@@ -24,24 +24,24 @@ public final class Consumer: @unchecked Sendable {
     private let partitionQueues: Bool
     private let closed = Atomic<Bool>(false)
 
-    /// - Parameters:
-    ///   - startOffsets: where partitions the group assigns start reading, decided before
-    ///     they are taken on (return a partition with `offset` nil for the committed one);
-    ///     e.g. `KafkaOffset.beginning` to rebuild state from a partition's whole history.
-    ///   - onRebalance: called on the polling thread; see `RebalanceEvent`.
+    /// The rebalance listener given to `subscribe`, held weakly (it usually owns the
+    /// consumer); it also hears the revoke that `close` causes.
+    private let listener: ListenerSlot
+
+    /// - Parameter onError: errors librdkafka reports outside any call (all brokers
+    ///   down, a failed commit), on the polling thread.
     public init(configuration: KafkaConfiguration,
                 partitionQueues: Bool = false,
                 logger: Logger = Logger(label: "amore.kafka.consumer"),
-                onError: (@Sendable (KafkaError) -> Void)? = nil,
-                startOffsets: (@Sendable ([TopicPartition]) -> [TopicPartition])? = nil,
-                onRebalance: @escaping @Sendable (RebalanceEvent) -> Void = { _ in }) throws {
+                onError: (@Sendable (KafkaError) -> Void)? = nil) throws {
         var configuration = configuration.withDefaults(Self.defaultProperties)
         // librdkafka needs a group id even for manual assignment (offset storage is per group).
         if configuration["group.id"] == nil { configuration["group.id"] = "amore-unnamed" }
+        let listener = ListenerSlot()
+        self.listener = listener
         let callbacks = RDKafkaCallbacks(
             logger: logger, onError: onError,
-            onRebalance: Self.rebalanceHandler(partitionQueues: partitionQueues, startOffsets: startOffsets,
-                                               onRebalance: onRebalance))
+            onRebalance: Self.rebalanceHandler(partitionQueues: partitionQueues, listener: listener))
         client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, configuration: configuration, callbacks: callbacks) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, consumerRebalanceCallback)
             rd_kafka_conf_set_offset_commit_cb(conf, consumerCommitCallback)
@@ -58,8 +58,11 @@ public final class Consumer: @unchecked Sendable {
         rd_kafka_queue_destroy(queue)
     }
 
-    /// Joins the group for `topics`; partitions arrive through `RebalanceEvent.assigned`.
-    public func subscribe(to topics: [String]) throws {
+    /// Joins the group for `topics`. `listener` (held weakly: keep it alive while
+    /// subscribed) decides where gained partitions start and hears every rebalance, on
+    /// the polling thread; without one, partitions start at their committed offsets.
+    public func subscribe(to topics: [String], listener: (any RebalanceListener)? = nil) throws {
+        self.listener.set(listener)
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RDKafkaConstants.partitionUnassigned) }
@@ -200,11 +203,11 @@ public final class Consumer: @unchecked Sendable {
     }
 
     /// What the C rebalance callback runs: detach queues, (un)assign, tell the owner.
-    private static func rebalanceHandler(partitionQueues: Bool,
-                                         startOffsets: (@Sendable ([TopicPartition]) -> [TopicPartition])?,
-                                         onRebalance: @escaping @Sendable (RebalanceEvent) -> Void)
+    private static func rebalanceHandler(partitionQueues: Bool, listener slot: ListenerSlot)
         -> @Sendable (RDKafkaCallbacks, OpaquePointer, rd_kafka_resp_err_t, RDKafkaTopicPartitionList.Pointer) -> Void {
         return { callbacks, handle, err, list in
+            let listener = slot.get()
+            let onRebalance = { (event: RebalanceEvent) in listener?.rebalanced(event) }
             let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
             let partitions = RDKafkaTopicPartitionList.partitions(of: list)
             switch err {
@@ -221,8 +224,8 @@ public final class Consumer: @unchecked Sendable {
                     return assignErr == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError(assignErr, context: "assign")
                 }
                 let failure: KafkaError?
-                if let startOffsets {
-                    failure = RDKafkaTopicPartitionList.with(startOffsets(partitions).map { p in
+                if let listener {
+                    failure = RDKafkaTopicPartitionList.with(listener.startOffsets(for: partitions).map { p in
                         var p = p
                         if p.offset == nil { p.offset = RDKafkaConstants.offsetStored }
                         return p
@@ -262,4 +265,14 @@ private let consumerCommitCallback: @convention(c) (OpaquePointer?, rd_kafka_res
     } else if let list, let error = RDKafkaTopicPartitionList.firstError(in: list, context: "offset commit") {
         callbacks.onError(error)
     }
+}
+
+/// The listener of a subscription, weakly, behind a lock (set by `subscribe` on the
+/// caller's thread, read by the rebalance callback on the polling thread).
+final class ListenerSlot: Sendable {
+    private struct Weak: ~Copyable { weak var listener: (any RebalanceListener)? }
+    private let slot = Mutex(Weak())
+
+    func set(_ listener: (any RebalanceListener)?) { slot.withLock { $0.listener = listener } }
+    func get() -> (any RebalanceListener)? { slot.withLock { $0.listener } }
 }

@@ -12,3 +12,18 @@ public enum RebalanceEvent: Sendable {
     /// The group could not complete a rebalance (e.g. assignment failed).
     case failed(KafkaError)
 }
+
+/// Takes part in a group consumer's rebalances (`Consumer.subscribe(to:listener:)`),
+/// on the thread that polls the consumer.
+public protocol RebalanceListener: AnyObject, Sendable {
+    /// Where gained partitions start reading, decided before they are taken on: a
+    /// partition with `offset` nil starts at its committed offset, `KafkaOffset.beginning`
+    /// rebuilds state from its whole history. By default, the committed offsets.
+    func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition]
+    /// Every change of the consumer's partitions; see `RebalanceEvent`.
+    func rebalanced(_ event: RebalanceEvent)
+}
+
+extension RebalanceListener {
+    public func startOffsets(for partitions: [TopicPartition]) -> [TopicPartition] { partitions }
+}

@@ -21,6 +21,7 @@ import Testing
         let state = Locked(State())
         private let stopping = Atomic<Bool>(false)
         private let consumer: Consumer
+        private let listener: RebalanceRecorder
         private let thread = Mutex<TestThread?>(nil)
         private let commitLimit: @Sendable (TopicPartition) -> Int64?
 
@@ -33,8 +34,8 @@ import Testing
             properties["group.id"] = group
             properties["partition.assignment.strategy"] = "range"
             consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: servers, properties),
-                                    onError: { error in state.withLock { $0.errors.append("\(error)") } },
-                                    onRebalance: { event in
+                                    onError: { error in state.withLock { $0.errors.append("\(error)") } })
+            listener = RebalanceRecorder { event in
                 state.withLock { s in
                     switch event {
                     case .assigned(let partitions, _):
@@ -47,8 +48,8 @@ import Testing
                         s.errors.append("rebalance failed: \(error)")
                     }
                 }
-            })
-            try consumer.subscribe(to: [topic])
+            }
+            try consumer.subscribe(to: [topic], listener: listener)
             thread.withLock { $0 = TestThread { [self] in self.run() } }
         }
 

@@ -48,11 +48,12 @@ import Testing
         var properties = TestBroker.fastGroup
         properties["group.id"] = "gq-\(UUID().uuidString.prefix(8))"
         let received = Locked<[PartitionQueue]>([])
-        let consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: servers, properties), partitionQueues: true,
-                                    onRebalance: { event in
+        let consumer = try Consumer(configuration: KafkaConfiguration(bootstrapServers: servers, properties), partitionQueues: true)
+        let listener = RebalanceRecorder { event in
             if case .assigned(_, let queues) = event { received.withLock { $0.append(contentsOf: queues) } }
-        })
-        try consumer.subscribe(to: [topic])
+        }
+        defer { withExtendedLifetime(listener) {} }
+        try consumer.subscribe(to: [topic], listener: listener)
         var leaked = 0
         #expect(eventually(timeout_s: 20) {
             consumer.poll(timeout_ms: 100) { leaked += $0.count }
