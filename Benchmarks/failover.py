@@ -84,7 +84,7 @@ class RankingWatch:
     def __init__(self, servers, topic):
         self.fresh, self.stop = [], False
         consumer = Consumer({"bootstrap.servers": servers, "group.id": f"watch-{time.time()}", "enable.auto.commit": False,
-                             "fetch.wait.max.ms": 5})
+                             "fetch.wait.max.ms": 25})
         partitions = [TopicPartition(topic, p) for p in range(4)]
         ends = [consumer.get_watermark_offsets(p, timeout=10)[1] for p in partitions]
         consumer.assign([TopicPartition(topic, p, end) for p, end in zip(range(4), ends)])
@@ -119,7 +119,10 @@ class RankingWatch:
 
 def engine(servers, prefix, mode, name):
     extra = ["--no-checkpoints"] if mode == "full_replay" else []
+    # fetch.wait.max.ms=50: the local broker answers fetches of a partition this large
+    # empty within the engine's default 5 ms (EngineSettings.consumerProperties).
     process = start(["run", "--brokers", servers, "--kafka", "session.timeout.ms=2000", "--kafka", "heartbeat.interval.ms=200",
+                     "--kafka", "fetch.wait.max.ms=50",
                      "--http", "127.0.0.1:0", "--group", f"{prefix}-{mode}", "--rankings-topic", f"{prefix}.rankings-{mode}",
                      "--dead-letter-topic", f"{prefix}.deadletter-{mode}", "--checkpoints-topic", f"{prefix}.checkpoints-{mode}"]
                     + topics(prefix) + extra + os.environ.get("AMORE_FAILOVER_ENGINE_ARGS", "").split(), f"{name}-{mode}-{prefix}")

@@ -22,6 +22,7 @@ final class EngineLoop {
     private let ownership: PartitionOwnership
     private let commits: CommitScheduler
     private let checkpointer: Checkpointer?
+    private var fetchStallWatch = FetchStallWatch()
     /// The input topics' names as C strings, compared with each record's.
     private let ordersTopicName: [CChar]
     private let couriersTopicName: [CChar]
@@ -324,6 +325,28 @@ final class EngineLoop {
 
     // MARK: Gauges
 
+    /// Input partitions whose fetches return nothing although records are waiting (see
+    /// `FetchStallWatch`), described for /readyz, each logged once per stall.
+    private func watchFetchProgress(_ pairs: [PartitionPair], now_ns: UInt64) -> [String] {
+        var observations: [FetchStallWatch.Observation] = []
+        for pair in pairs {
+            for side in [PartitionPair.SideName.orders, .couriers] where pair.isAssigned(side) {
+                guard let marks = watermarks(pair, side) else { continue }
+                observations.append(.init(partition: TopicPartition(topic(of: side), pair.partition),
+                                          position: pair.nextOffset(side) ?? marks.low, highWatermark: marks.high))
+            }
+        }
+        return fetchStallWatch.observe(observations, now_ns: now_ns).map { stall in
+            if stall.isNew {
+                logger.error("fetch stalled: the broker answers this partition's fetches with no records although records are waiting", metadata: [
+                    "partition": "\(stall.partition)", "position": "\(stall.position)", "waiting": "\(stall.waiting)",
+                    "hint": "with the local broker, raise fetch.wait.max.ms (e.g. --kafka fetch.wait.max.ms=50): it gives up reading a large partition within that time",
+                ])
+            }
+            return "pair \(stall.partition.partition): no record fetched from \(stall.partition) for \(stall.duration_ns / 1_000_000_000) s with \(stall.waiting) waiting"
+        }
+    }
+
     private func updateGauges() {
         var restaurants = 0
         var couriers = 0
@@ -345,6 +368,9 @@ final class EngineLoop {
         }
         var restoring: [String] = []
         let now_ns = Clock.monotonic_ns()
+        let stalled = watchFetchProgress(pairs, now_ns: now_ns)
+        metrics.stalledPartitions.record(stalled.count)
+        restoring += stalled
         for pair in pairs {
             if pair.lastCheckpoint_ns > 0 {
                 metrics.checkpointAge(partition: pair.partition).record(Double(now_ns &- pair.lastCheckpoint_ns) / 1e9)

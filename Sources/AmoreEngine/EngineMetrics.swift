@@ -23,6 +23,8 @@ final class EngineMetrics: Sendable {
     let replayedRecords: Counter
     let checkpointsPassedOver: Counter
     let restoringPairs: Gauge
+    /// Input partitions with records waiting that no fetch has returned for `fetchStallLimit_ns`.
+    let stalledPartitions: Gauge
     let factory: MetricsFactory
 
     static let orderTypes = OrderEventType.allCases.map { "\($0.name)" }
@@ -57,6 +59,7 @@ final class EngineMetrics: Sendable {
         replayedRecords = Counter(label: "amore_restore_replayed_records_total", factory: factory)
         checkpointsPassedOver = Counter(label: "amore_checkpoints_passed_over_total", factory: factory)
         restoringPairs = Gauge(label: "amore_restoring_pairs", factory: factory)
+        stalledPartitions = Gauge(label: "amore_fetch_stalled_partitions", factory: factory)
     }
 
     func checkpointBytes(partition: Int32) -> Gauge {

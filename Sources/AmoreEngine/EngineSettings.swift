@@ -31,6 +31,11 @@ public struct EngineSettings: Sendable {
     ///   (the local broker idles at 5 % of a core, 3 % at 10 ms). A broker whose long
     ///   poll works (Apache Kafka) answers as soon as data arrives: there, raise it
     ///   (`--kafka fetch.wait.max.ms=100`) to cut idle requests at no cost in delay.
+    ///   But the local broker also answers a fetch *empty* when finding its offset takes
+    ///   longer than `fetch.wait.max.ms`, and that search grows with the partition: at 5 ms
+    ///   no record came back from a partition of 2.8 M records (50 ms: ~60 k records/s).
+    ///   The engine reports such a partition as stalled (`/readyz`, `amore_fetch_stalled_partitions`);
+    ///   runs with partitions that large (Benchmarks/failover) pass 50.
     public var consumerProperties: [String: String] = [
         "queued.min.messages": "1000000", "fetch.queue.backoff.ms": "10", "fetch.wait.max.ms": "5",
     ]
