@@ -41,17 +41,20 @@ def metrics(http):
     return samples
 
 def caught_up(instances, watch, partitions=8, timeout_s=600):
-    """Every partition owned, lag 0, no pair restoring, and Austin's rankings fresh (a lag
-    gauge reads 0 before its first sample, so lag alone would pass a replay)."""
+    """Every partition owned, every instance owning some (a joining one has its share),
+    lag 0, no pair restoring, and Austin's rankings fresh (a lag gauge reads 0 before its
+    first sample, so lag alone would pass a replay)."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
-        lags, restoring = {}, 0
+        lags, restoring, idle = {}, 0, 0
         for instance in instances:
             samples = metrics(instance.http)
-            lags.update({k: v for k, v in samples.items() if k.startswith("amore_consumer_lag{")})
+            owned = {k: v for k, v in samples.items() if k.startswith("amore_consumer_lag{")}
+            idle += 0 if owned else 1
+            lags.update(owned)
             restoring += samples.get("amore_restoring_pairs", 1)
         fresh = bool(watch.fresh) and time.time() - watch.fresh[-1] < 1.5
-        if len(lags) == partitions and all(v == 0 for v in lags.values()) and restoring == 0 and fresh:
+        if len(lags) == partitions and idle == 0 and all(v == 0 for v in lags.values()) and restoring == 0 and fresh:
             return
         time.sleep(0.2)
     raise SystemExit("failover: instances did not catch up")

@@ -1,7 +1,9 @@
 import AmoreCore
 import AmoreEngine
+import AmoreLocalBroker
 import ArgumentParser
 import Foundation
+import Logging
 
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,18 +14,13 @@ struct BackupCommand: AsyncParsableCommand {
 
     @Option(help: "The archive to write.")
     var out: String
-    @Option(help: "Consumer group of the deployment. Env: AMORE_GROUP. Default amore-engine.")
-    var group: String?
-    @OptionGroup var kafkaOptions: KafkaOptions
-    @OptionGroup var topicOptions: TopicOptions
+    @OptionGroup var deployment: DeploymentOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let (layers, logger) = try await common.load()
-        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
+        let (settings, localBroker) = try deployment.connect(layers, logger: logger)
         defer { localBroker?.stop() }
-        var settings = try topicOptions.settings(kafka: kafka, layers)
-        settings.groupID = layers.string(.group, flag: group, default: settings.groupID) ?? settings.groupID
         let archive = try Backup.take(settings: settings, logger: logger)
         let bytes = archive.encoded()
         guard FileManager.default.createFile(atPath: out, contents: Data(bytes)) else {
@@ -43,10 +40,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @Argument(help: "The archive written by amore backup.")
     var archive: String
-    @Option(help: "Consumer group the restored engine will use. Env: AMORE_GROUP. Default amore-engine.")
-    var group: String?
-    @OptionGroup var kafkaOptions: KafkaOptions
-    @OptionGroup var topicOptions: TopicOptions
+    @OptionGroup var deployment: DeploymentOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
@@ -58,10 +52,25 @@ struct RestoreCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(archive) is not a usable Amore backup: \(error)")
         }
-        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
+        let (settings, localBroker) = try deployment.connect(layers, logger: logger)
         defer { localBroker?.stop() }
+        for line in try Backup.restore(loaded, settings: settings, logger: logger) { print("restore: \(line)") }
+    }
+}
+
+/// What names a deployment's state for `backup` and `restore`: its Kafka, its topics and
+/// its engines' consumer group.
+struct DeploymentOptions: ParsableArguments {
+    @Option(help: "Consumer group of the deployment's engines. Env: AMORE_GROUP. Default amore-engine.")
+    var group: String?
+    @OptionGroup var kafkaOptions: KafkaOptions
+    @OptionGroup var topicOptions: TopicOptions
+
+    /// The deployment's settings, and the local broker started when no brokers are configured.
+    func connect(_ layers: LayeredConfiguration, logger: Logger) throws -> (EngineSettings, LocalBroker?) {
+        let (kafka, localBroker) = try kafkaOptions.connect(layers, logger: logger)
         var settings = try topicOptions.settings(kafka: kafka, layers)
         settings.groupID = layers.string(.group, flag: group, default: settings.groupID) ?? settings.groupID
-        for line in try Backup.restore(loaded, settings: settings, logger: logger) { print("restore: \(line)") }
+        return (settings, localBroker)
     }
 }

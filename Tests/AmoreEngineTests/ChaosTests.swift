@@ -40,7 +40,7 @@ import Testing
         let topics = TestTopics("chaos")
         try topics.createInputs(servers: servers, partitions: 4)
         let inputs = [topics.orders, topics.couriers]
-        var random = SeededGenerator(seed: Self.seed)
+        var random = SplitMix64(seed: Self.seed)  // AMORE_CHAOS_SEED replays a run's actions
         var journal = ["seed \(Self.seed): \(Self.duration_s) s, an action every \(Self.interval_s) s, \(Self.couriers) couriers per market"]
 
         // Event time ends near now, so that nothing is refused as from the future.
@@ -124,20 +124,6 @@ import Testing
         let wrongReason = broken.filter { source, reason in lettered[source].map { $0 != reason } ?? false }
         #expect(wrongReason.isEmpty, "dead letters with another reason: \(wrongReason.prefix(5).map { "\($0.key): \($0.value) vs \(lettered[$0.key]!)" })")
         print("chaos: \(expected.count) zones equal, \(broken.count) broken records all dead letters, \(stopped.count) instances stopped")
-    }
-}
-
-/// A small deterministic generator, so that a failing run's actions can be replayed with
-/// `AMORE_CHAOS_SEED` (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
