@@ -338,10 +338,21 @@ final class EngineLoop {
         }
         return fetchStallWatch.observe(observations, now_ns: now_ns).map { stall in
             if stall.isNew {
-                logger.error("fetch stalled: the broker answers this partition's fetches with no records although records are waiting", metadata: [
+                logger.error("fetch stalled: the broker answers this partition's fetches with no records although records are waiting; resetting its fetch", metadata: [
                     "partition": "\(stall.partition)", "position": "\(stall.position)", "waiting": "\(stall.waiting)",
                     "hint": "with the local broker, raise fetch.wait.max.ms (e.g. --kafka fetch.wait.max.ms=50): it gives up reading a large partition within that time",
                 ])
+            }
+            if stall.recover {
+                metrics.fetchResets.increment()
+                do {
+                    var partition = stall.partition
+                    partition.offset = stall.position
+                    try consumer.seek([partition], timeout_ms: 1_000)
+                } catch {
+                    logger.warning("fetch stalled: the reset failed (\(error)); trying again in \(fetchStallWatch.limit_ns / 1_000_000_000) s",
+                                   metadata: ["partition": "\(stall.partition)"])
+                }
             }
             return "pair \(stall.partition.partition): no record fetched from \(stall.partition) for \(stall.duration_ns / 1_000_000_000) s with \(stall.waiting) waiting"
         }

@@ -25,6 +25,8 @@ final class EngineMetrics: Sendable {
     let restoringPairs: Gauge
     /// Input partitions with records waiting that no fetch has returned for `fetchStallLimit_ns`.
     let stalledPartitions: Gauge
+    /// Seeks made to restart a stalled partition's fetch.
+    let fetchResets: Counter
     let factory: MetricsFactory
 
     static let orderTypes = OrderEventType.allCases.map { "\($0.name)" }
@@ -60,6 +62,7 @@ final class EngineMetrics: Sendable {
         checkpointsPassedOver = Counter(label: "amore_checkpoints_passed_over_total", factory: factory)
         restoringPairs = Gauge(label: "amore_restoring_pairs", factory: factory)
         stalledPartitions = Gauge(label: "amore_fetch_stalled_partitions", factory: factory)
+        fetchResets = Counter(label: "amore_fetch_resets_total", factory: factory)
     }
 
     func checkpointBytes(partition: Int32) -> Gauge {

@@ -7,7 +7,9 @@ import AmoreKafka
 /// finding the fetch offset takes longer than the request's `fetch.wait.max.ms`, and that
 /// search grows with the partition (at 5 ms no record came back from a partition of
 /// 2.8 M records; at 50 ms it read ~60 k records/s). Without this watch the engine would
-/// wait silently and forever. Apache Kafka answers as soon as it has data.
+/// wait silently and forever. Apache Kafka answers as soon as it has data. A stalled
+/// partition is reset by a seek to its own position (a new fetch from there, as a fresh
+/// client would make), which the local broker then answers.
 struct FetchStallWatch {
     struct Observation {
         var partition: TopicPartition
@@ -23,25 +25,39 @@ struct FetchStallWatch {
         var duration_ns: UInt64
         /// First report of this stall (log it once).
         var isNew: Bool
+        /// Time to reset the partition's fetch (a seek to its position): on the first
+        /// report, then every `limit_ns` while the stall lasts.
+        var recover: Bool
     }
 
-    var limit_ns: UInt64 = 10_000_000_000
-    private var watched: [TopicPartition: (position: Int64, since_ns: UInt64, reported: Bool)] = [:]
+    /// 3 s: long enough that a partition merely waiting its turn in a busy fetcher is not
+    /// reset (a reset costs one refetch), short enough that the local broker's stalls,
+    /// which a reset lifts for one fetch (1 MB), do not hold a catch-up for long.
+    var limit_ns: UInt64 = 3_000_000_000
+    private var watched: [TopicPartition: Entry] = [:]
+
+    private struct Entry {
+        var position: Int64
+        var since_ns: UInt64
+        /// When the stall was last reported for recovery; 0 before the first report.
+        var recovered_ns: UInt64 = 0
+    }
 
     /// The stalled partitions among `observations` (every owned partition, each call);
     /// partitions not observed are forgotten.
     mutating func observe(_ observations: [Observation], now_ns: UInt64) -> [Stall] {
-        var next: [TopicPartition: (position: Int64, since_ns: UInt64, reported: Bool)] = [:]
+        var next: [TopicPartition: Entry] = [:]
         var stalls: [Stall] = []
         for observation in observations {
             let waiting = observation.highWatermark - observation.position
-            var entry = watched[observation.partition] ?? (observation.position, now_ns, false)
+            var entry = watched[observation.partition] ?? Entry(position: observation.position, since_ns: now_ns)
             if waiting <= 0 || entry.position != observation.position {
-                entry = (observation.position, now_ns, false)
+                entry = Entry(position: observation.position, since_ns: now_ns)
             } else if now_ns - entry.since_ns >= limit_ns {
+                let recover = entry.recovered_ns == 0 || now_ns - entry.recovered_ns >= limit_ns
                 stalls.append(Stall(partition: observation.partition, position: observation.position, waiting: waiting,
-                                    duration_ns: now_ns - entry.since_ns, isNew: !entry.reported))
-                entry.reported = true
+                                    duration_ns: now_ns - entry.since_ns, isNew: entry.recovered_ns == 0, recover: recover))
+                if recover { entry.recovered_ns = now_ns }
             }
             next[observation.partition] = entry
         }

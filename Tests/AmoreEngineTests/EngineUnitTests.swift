@@ -128,13 +128,15 @@ import Testing
     }
 
     /// Hand-worked, limit 10 s, calls a second apart (t in s):
-    /// - couriers[1] at 500 with high watermark 900 from t=0: stalled at t=10 (first
-    ///   report, new), t=11 (not new); it moves to 600 at t=12: no stall, and the clock
-    ///   restarts (t=22 is the next report);
+    /// - couriers[1] at 500 with high watermark 900 from t=0: stalled from t=10, reported
+    ///   every call; new and to be reset at t=10, reset again at t=20 (one limit later);
+    ///   it moves to 600 at t=21: no stall, the clock restarts, and t=31 is a new stall;
     /// - orders[1] at its high watermark (nothing waiting) is never stalled, however long;
-    /// - a partition no longer observed is forgotten: back at t=30, its clock starts again.
+    /// - a partition no longer observed (t=32) is forgotten: back at t=40, its clock
+    ///   starts again (t=50), with 300 waiting.
     @Test func aPartitionWithRecordsWaitingAndNoProgressIsReportedAfterTheLimit() {
         var watch = FetchStallWatch()
+        watch.limit_ns = 10_000_000_000
         let couriers = TopicPartition("couriers", 1)
         let orders = TopicPartition("orders", 1)
         func at(_ t_s: UInt64, couriersAt position: Int64?, high: Int64 = 900) -> [FetchStallWatch.Stall] {
@@ -143,14 +145,17 @@ import Testing
             return watch.observe(observations, now_ns: t_s * 1_000_000_000)
         }
         for t in UInt64(0)...9 { #expect(at(t, couriersAt: 500).isEmpty, "t=\(t)") }
-        #expect(at(10, couriersAt: 500) == [.init(partition: couriers, position: 500, waiting: 400, duration_ns: 10_000_000_000, isNew: true)])
-        #expect(at(11, couriersAt: 500).map(\.isNew) == [false])
-        #expect(at(12, couriersAt: 600).isEmpty)
-        for t in UInt64(13)...21 { #expect(at(t, couriersAt: 600).isEmpty, "t=\(t)") }
-        #expect(at(22, couriersAt: 600).map(\.isNew) == [true])
-        #expect(at(23, couriersAt: nil).isEmpty)
-        #expect(at(30, couriersAt: 600).isEmpty)
-        #expect(at(39, couriersAt: 600).isEmpty)
-        #expect(at(40, couriersAt: 600).map(\.waiting) == [300])
+        #expect(at(10, couriersAt: 500) == [.init(partition: couriers, position: 500, waiting: 400, duration_ns: 10_000_000_000,
+                                                  isNew: true, recover: true)])
+        #expect(at(11, couriersAt: 500).map { [$0.isNew, $0.recover] } == [[false, false]])
+        for t in UInt64(12)...19 { #expect(at(t, couriersAt: 500).map(\.recover) == [false], "t=\(t)") }
+        #expect(at(20, couriersAt: 500).map { [$0.isNew, $0.recover] } == [[false, true]])
+        #expect(at(21, couriersAt: 600).isEmpty)
+        for t in UInt64(22)...30 { #expect(at(t, couriersAt: 600).isEmpty, "t=\(t)") }
+        #expect(at(31, couriersAt: 600).map { [$0.isNew, $0.recover] } == [[true, true]])
+        #expect(at(32, couriersAt: nil).isEmpty)
+        #expect(at(40, couriersAt: 600).isEmpty)
+        #expect(at(49, couriersAt: 600).isEmpty)
+        #expect(at(50, couriersAt: 600).map(\.waiting) == [300])
     }
 }
