@@ -80,7 +80,15 @@ public final class Engine: Sendable {
         let consumer = try Consumer(
             configuration: groupConfiguration(), logger: logger,
             onError: { [logger, status] error in
-                if error.code == KafkaError.allBrokersDownCode { status.markKafkaUnreachable() }
+                // "All brokers down" is reported once, on a transition librdkafka may not see
+                // (CI run of aa289eb: a broker restart with only "connection refused" errors),
+                // so every transport error raises a doubt that the loop's probe settles.
+                if error.code == KafkaError.allBrokersDownCode {
+                    status.suspectKafkaUnreachable()
+                    status.confirmKafkaUnreachable()
+                } else if error.code == KafkaError.transportCode {
+                    status.suspectKafkaUnreachable()
+                }
                 logger.warning("consumer: \(error)")
             })
         let profiles = ProfileTable()

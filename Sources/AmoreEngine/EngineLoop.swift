@@ -91,7 +91,7 @@ final class EngineLoop {
             if now_ns >= nextGauges_ns {
                 nextGauges_ns = now_ns + 1_000_000_000
                 updateGauges()
-                checkKafkaIsBack()
+                checkKafkaReachability()
             }
         }
         logger.info("engine stopping: publishing what is pending, committing, leaving the group")
@@ -108,12 +108,17 @@ final class EngineLoop {
         logger.info("engine stopped")
     }
 
-    /// After librdkafka said all brokers are down, once a second: a metadata answer (at
-    /// most 200 ms of this loop, which has nothing to fetch meanwhile) means Kafka is back.
-    private func checkKafkaIsBack() {
-        guard status.kafkaMarkedUnreachable, (try? consumer.metadata(topic: settings.topics.orders, timeout_ms: 200)) != nil else { return }
-        status.markKafkaReachable()
-        logger.notice("Kafka is reachable again")
+    /// Once a second while a transport error or "all brokers down" is unsettled: a metadata
+    /// answer means Kafka is reachable; none within 500 ms (of this loop, which has nothing
+    /// to fetch if Kafka is gone) means it is not.
+    private func checkKafkaReachability() {
+        guard status.kafkaInDoubt else { return }
+        if (try? consumer.metadata(topic: settings.topics.orders, timeout_ms: 500)) != nil {
+            if status.kafkaMarkedUnreachable { logger.notice("Kafka is reachable again") }
+            status.markKafkaReachable()
+        } else if status.confirmKafkaUnreachable() {
+            logger.warning("no Kafka broker reachable: answering queries from the last rankings, /readyz says so")
+        }
     }
 
     // MARK: Input
@@ -301,6 +306,9 @@ final class EngineLoop {
             guard (!pair.orders.isAssigned || isReadToEnd(pair, .orders))
                 && (!pair.couriers.isAssigned || isReadToEnd(pair, .couriers)) else { continue }
             pair.hasUnrefreshedEvents = false
+            // What was published changed with no input read: only a newer checkpoint keeps
+            // it (a replay never repeats an idle refresh, which depends on wall time).
+            pair.changedSinceCheckpoint = true
             for market in pair.markets.values {
                 guard let clock = market.state.clock_ms, clock > market.state.rankingsAsOf_ms ?? .min else { continue }
                 market.state.refreshRankings(asOf_ms: clock)

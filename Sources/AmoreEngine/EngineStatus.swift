@@ -19,6 +19,8 @@ public final class EngineStatus: Sendable {
     private let restoring = Mutex<[String]>([])
     /// Wall time (ms) since which no broker has been reachable; 0 while Kafka answers.
     private let kafkaDownSince_ms = Atomic<Int64>(0)
+    /// Wall time (ms) of the first transport error not yet checked by a probe; 0 if none.
+    private let kafkaSuspectSince_ms = Atomic<Int64>(0)
 
     init(board: RankingBoard, zonePrecision: Int) {
         self.board = board
@@ -64,11 +66,28 @@ public final class EngineStatus: Sendable {
     func markProfilesLoaded() { profilesLoaded.store(true, ordering: .releasing) }
     func markStopping() { stopping.store(true, ordering: .relaxed) }
     func markLoop(now_ns: UInt64) { lastLoop_ns.store(now_ns, ordering: .relaxed) }
-    /// Kafka went away: kept at the first time it was noticed.
-    func markKafkaUnreachable() {
-        _ = kafkaDownSince_ms.compareExchange(expected: 0, desired: Clock.wall_ms(), ordering: .relaxed)
+    /// A connection to a broker failed: Kafka may be gone. A probe decides
+    /// (`confirmKafkaUnreachable` or `markKafkaReachable`); one broker of several
+    /// restarting, or an idle connection closed, must not make the instance unready.
+    func suspectKafkaUnreachable() {
+        _ = kafkaSuspectSince_ms.compareExchange(expected: 0, desired: Clock.wall_ms(), ordering: .relaxed)
     }
-    func markKafkaReachable() { kafkaDownSince_ms.store(0, ordering: .relaxed) }
+    /// No broker answers: unreachable since the first suspicion (or now), kept at that time.
+    /// Returns whether this call made it so.
+    @discardableResult
+    func confirmKafkaUnreachable() -> Bool {
+        let suspected = kafkaSuspectSince_ms.load(ordering: .relaxed)
+        return kafkaDownSince_ms.compareExchange(expected: 0, desired: suspected != 0 ? suspected : Clock.wall_ms(),
+                                                 ordering: .relaxed).exchanged
+    }
+    func markKafkaReachable() {
+        kafkaSuspectSince_ms.store(0, ordering: .relaxed)
+        kafkaDownSince_ms.store(0, ordering: .relaxed)
+    }
+    /// Whether a probe is due: a transport error was seen, or Kafka is marked unreachable.
+    var kafkaInDoubt: Bool {
+        kafkaSuspectSince_ms.load(ordering: .relaxed) != 0 || kafkaDownSince_ms.load(ordering: .relaxed) != 0
+    }
     var kafkaMarkedUnreachable: Bool { kafkaDownSince_ms.load(ordering: .relaxed) != 0 }
 }
 

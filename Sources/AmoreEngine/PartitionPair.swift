@@ -91,7 +91,7 @@ final class PartitionPair {
     var hasUnrefreshedEvents = false
     /// The CreateTime of the last event applied (for the delay of an idle refresh).
     var lastCreateTime_ms: Int64 = 0
-    /// Whether events were applied since the last checkpoint.
+    /// Whether events were applied (or rankings refreshed) since the last checkpoint.
     var changedSinceCheckpoint = false
     /// Wall clock (ns, monotonic) of the last checkpoint written; 0 before the first.
     var lastCheckpoint_ns: UInt64 = 0

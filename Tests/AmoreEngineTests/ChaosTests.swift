@@ -39,7 +39,9 @@ struct ChaosTests {
     /// librdkafka's own fetch wait (500 ms), because under this much load on two cores
     /// the local broker answers fetches empty when it cannot answer within the engine's
     /// 5 ms (EngineSettings.consumerProperties; 50 ms still stalled partitions here).
+    /// `AMORE_CHAOS_ENGINE_FLAGS` (split on spaces) adds to them, e.g. `--kafka debug=fetch`.
     static let engineFlags = ["--idle-refresh-ms", "3600000", "--checkpoint-interval-ms", "1000", "--kafka", "fetch.wait.max.ms=500"]
+        + (environment["AMORE_CHAOS_ENGINE_FLAGS"] ?? "").split(separator: " ").map(String.init)
 
     enum Action: String { case kill = "SIGKILL", terminate = "SIGTERM", start = "start" }
 

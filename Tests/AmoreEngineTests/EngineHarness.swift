@@ -228,7 +228,12 @@ final class EngineProcess {
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: output)
-        try? FileManager.default.removeItem(at: log)
+        // AMORE_KEEP_ENGINE_LOGS=1 keeps every engine's whole log for a post-mortem.
+        if ProcessInfo.processInfo.environment["AMORE_KEEP_ENGINE_LOGS"] != nil {
+            print("engine log kept: \(log.path)")
+        } else {
+            try? FileManager.default.removeItem(at: log)
+        }
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -158,4 +158,27 @@ import Testing
         #expect(at(49, couriersAt: 600).isEmpty)
         #expect(at(50, couriersAt: 600).map(\.waiting) == [300])
     }
+
+    /// A transport error alone leaves the instance ready: only a failed probe (or librdkafka's
+    /// "all brokers down") makes it unready, dated from the first error; a probe's answer
+    /// clears both, and the next error starts a new doubt.
+    @Test func readinessFollowsTheProbeNotEachConnectionError() throws {
+        let status = EngineStatus(board: RankingBoard(), zonePrecision: 6)
+        status.markProfilesLoaded()
+        #expect(status.isReady && !status.kafkaInDoubt)
+
+        status.suspectKafkaUnreachable()
+        #expect(status.isReady && status.kafkaInDoubt, "an idle connection closed is not an outage")
+        status.markKafkaReachable()  // the probe answered
+        #expect(status.isReady && !status.kafkaInDoubt)
+
+        status.suspectKafkaUnreachable()
+        #expect(status.confirmKafkaUnreachable(), "the probe found no broker")
+        #expect(!status.confirmKafkaUnreachable(), "already unreachable: reported once")
+        #expect(!status.isReady)
+        let reason = try #require(status.notReadyReason)
+        #expect(reason.hasPrefix("no Kafka broker reachable for "), "\(reason)")
+        status.markKafkaReachable()
+        #expect(status.isReady && status.notReadyReason == nil && !status.kafkaInDoubt)
+    }
 }
