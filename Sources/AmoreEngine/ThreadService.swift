@@ -22,6 +22,9 @@ public struct ThreadService: Service {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
                     let thread = Thread {
+                        // Named from inside: on Linux only the current thread's name
+                        // reaches the OS (`top -H`, gdb, /proc/PID/task/TID/comm).
+                        Thread.current.name = name
                         do {
                             try loop()
                             continuation.resume()
@@ -29,7 +32,6 @@ public struct ThreadService: Service {
                             continuation.resume(throwing: error)
                         }
                     }
-                    thread.name = name
                     thread.start()
                 }
             } onCancel: { [stop] in

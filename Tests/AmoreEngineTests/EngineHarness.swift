@@ -184,9 +184,11 @@ final class EngineProcess {
     let topics: TestTopics
     private(set) var http = ""
 
-    /// The `amore` binary built beside this test bundle.
+    /// The `amore` binary built beside this test bundle, or `AMORE_TEST_AMORE`'s (scripts/chaos
+    /// passes a release build: debug engines cannot keep up with the full chaos load).
     static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("amore")
+        if let path = ProcessInfo.processInfo.environment["AMORE_TEST_AMORE"] { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("amore")
     }
 
     /// - Parameters:

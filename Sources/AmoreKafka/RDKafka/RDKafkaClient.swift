@@ -124,7 +124,7 @@ final class RDKafkaClient: @unchecked Sendable {
 
 private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = { handle, level, facility, text in
     guard let handle, let callbacks = RDKafkaCallbacks.from(rd_kafka_opaque(handle)) else { return }
-    let logLevel: Logger.Level = switch level {
+    var logLevel: Logger.Level = switch level {
     case ...2: .critical
     case 3: .error
     case 4: .warning
@@ -133,6 +133,13 @@ private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePoi
     default: .debug
     }
     let message = text.map { String(cString: $0) } ?? ""
+    // One set of properties (`--kafka`, AMORE_KAFKA) configures every client of a process;
+    // that a producer ignores `session.timeout.ms` is expected, not a warning (it was six
+    // lines at every engine start).
+    if message.hasSuffix("property and will be ignored by this producer instance")
+        || message.hasSuffix("property and will be ignored by this consumer instance") {
+        logLevel = .debug
+    }
     if level <= 3 { callbacks.noteProblem(message) }
     callbacks.logger.log(level: logLevel, "\(message)",
                          metadata: ["facility": "\(facility.map { String(cString: $0) } ?? "")"])
