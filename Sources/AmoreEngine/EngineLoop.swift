@@ -142,6 +142,7 @@ final class EngineLoop {
 
     private func take(_ batch: RecordBatch) throws {
         guard !batch.isEmpty else { return }
+        if batch.count >= settings.maxBatchRecords { fetchStallWatch.pollWasFull(now_ns: Clock.monotonic_ns()) }
         var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
         var pingCounts = [Int](repeating: 0, count: CourierStatus.allCases.count)
         let now_ns = Clock.monotonic_ns()
@@ -158,12 +159,16 @@ final class EngineLoop {
                 switch side {
                 case .orders:
                     pair.orders.nextOffset = record.offset + 1
+                    pair.orders.lastInput_ns = now_ns
                     let event = try EventDecoder.decodeOrderEvent(value, context: context)
+                    pair.orders.noteEventTime(event.eventTime_ms)
                     orderCounts[Int(event.type.rawValue)] += 1
                     pair.orders.events.append(PendingEvent(event: event, offset: record.offset, createTime_ms: context.timestamp_ms))
                 case .couriers:
                     pair.couriers.nextOffset = record.offset + 1
+                    pair.couriers.lastInput_ns = now_ns
                     let ping = try EventDecoder.decodeCourierPing(value, context: context)
+                    pair.couriers.noteEventTime(ping.eventTime_ms)
                     pingCounts[Int(ping.status.rawValue)] += 1
                     pair.couriers.events.append(PendingEvent(event: ping, offset: record.offset, createTime_ms: context.timestamp_ms))
                 }
@@ -223,7 +228,9 @@ final class EngineLoop {
                 return readToEnd.couriers!
             }
         }
-        while let side = pair.nextSide(isReadToEnd: isReadToEnd) {
+        let now_ns = settings.mergeWait_ms > 0 ? Clock.monotonic_ns() : 0
+        let mergeWait_ns = UInt64(settings.mergeWait_ms) * 1_000_000
+        while let side = pair.nextSide(isReadToEnd: isReadToEnd, now_ns: now_ns, mergeWait_ns: mergeWait_ns) {
             switch side {
             case .orders: try apply(pair.orders.events.removeFirst(), from: .orders, of: pair, &cursor)
             case .couriers: try apply(pair.couriers.events.removeFirst(), from: .couriers, of: pair, &cursor)

@@ -77,6 +77,12 @@ public struct EngineSettings: Sendable {
     /// its rankings brought up to its last event, instead of waiting for the next
     /// resolution step that only a later event would cross.
     public var idleRefresh_ms: Int64 = 100
+    /// How long a partition read to its end, whose latest event is earlier than the other
+    /// partition's next one, holds that one back (`PartitionPair`; Kafka Streams calls it
+    /// `max.task.idle.ms`). 0 applies at once, the lowest delay, and lets a record that
+    /// arrives late land after a refresh it belongs before; more makes live rankings equal
+    /// a replay's, at up to this much delay while the other side is quiet.
+    public var mergeWait_ms: Int64 = 0
     /// How often offsets whose rankings are acknowledged are committed.
     public var commitInterval_ms: Int64 = 200
     /// A partition further behind its end than this many records is catching up (a

@@ -10,6 +10,11 @@ import AmoreKafka
 /// wait silently and forever. Apache Kafka answers as soon as it has data. A stalled
 /// partition is reset by a seek to its own position (a new fetch from there, as a fresh
 /// client would make), which the local broker then answers.
+///
+/// An engine that is behind (its polls come back full) is not watched: the records it
+/// has not taken yet are waiting in the consumer's own queue, and a reset would throw
+/// them away. (A debug build under the chaos load was behind by minutes; the watch,
+/// which then took that for the broker, reset partitions over and over.)
 struct FetchStallWatch {
     struct Observation {
         var partition: TopicPartition
@@ -35,6 +40,8 @@ struct FetchStallWatch {
     /// which a reset lifts for one fetch (1 MB), do not hold a catch-up for long.
     var limit_ns: UInt64 = 3_000_000_000
     private var watched: [TopicPartition: Entry] = [:]
+    /// Until when the engine counts as behind (`limit_ns` after its last full poll).
+    private var behindUntil_ns: UInt64 = 0
 
     private struct Entry {
         var position: Int64
@@ -43,9 +50,19 @@ struct FetchStallWatch {
         var recovered_ns: UInt64 = 0
     }
 
+    /// A poll returned as many records as it could take: the engine is behind.
+    mutating func pollWasFull(now_ns: UInt64) {
+        behindUntil_ns = now_ns + limit_ns
+    }
+
     /// The stalled partitions among `observations` (every owned partition, each call);
-    /// partitions not observed are forgotten.
+    /// partitions not observed are forgotten, and so is everything while the engine is
+    /// behind (each partition's clock starts again once it has caught up).
     mutating func observe(_ observations: [Observation], now_ns: UInt64) -> [Stall] {
+        if now_ns < behindUntil_ns {
+            watched = [:]
+            return []
+        }
         var next: [TopicPartition: Entry] = [:]
         var stalls: [Stall] = []
         for observation in observations {

@@ -156,7 +156,7 @@ final class PartitionOwnership: RebalanceListener, @unchecked Sendable {
                 pairs[partition.partition] = pair
                 rebuilt.append("\(partition.partition)")
             }
-            pair.assign(side, committed: partition.offset ?? 0)
+            pair.assign(side, committed: partition.offset ?? 0, now_ns: Clock.monotonic_ns())
             lagGauges[TopicPartition(partition.topic, partition.partition)] = metrics.lag(topic: partition.topic,
                                                                                          partition: partition.partition)
         }

@@ -56,6 +56,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Milliseconds a partition must be quiet before its rankings catch up with its last event. Env: AMORE_IDLE_REFRESH_MS. Default 100.")
     var idleRefreshMs: Int64?
 
+    @Option(help: "Milliseconds a partition read to its end may hold its pair's other partition back in the event-time merge (0: never; more: live rankings equal a replay's). Env: AMORE_MERGE_WAIT_MS. Default 0.")
+    var mergeWaitMs: Int64?
+
     @Option(help: "Milliseconds of wall time between checkpoints of a pair whose state changed. Env: AMORE_CHECKPOINT_INTERVAL_MS. Default 5000.")
     var checkpointIntervalMs: Int64?
 
@@ -75,6 +78,9 @@ struct EngineOptions: ParsableArguments {
         guard let precision, (1...12).contains(precision) else { throw ValidationError("zones.precision must be 1 to 12") }
         settings.market.zonePrecision = precision
         settings.idleRefresh_ms = max(1, try layers.number(.idleRefresh, flag: idleRefreshMs, default: settings.idleRefresh_ms) ?? 1)
+        let mergeWait = try layers.number(.mergeWait, flag: mergeWaitMs, default: settings.mergeWait_ms)
+        guard let mergeWait, mergeWait >= 0 else { throw ValidationError("engine.merge_wait_ms must be 0 or more") }
+        settings.mergeWait_ms = mergeWait
         let interval = try layers.number(.checkpointInterval, flag: checkpointIntervalMs, default: settings.checkpointInterval_ms)
         guard let interval, interval >= 100 else { throw ValidationError("engine.checkpoint_interval_ms must be at least 100") }
         settings.checkpointInterval_ms = interval

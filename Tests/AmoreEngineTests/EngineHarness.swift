@@ -107,8 +107,22 @@ struct OutputRecord {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] ?? [:] }
 }
 
-/// Everything in `topic`, every partition from its beginning to its end.
-func readAll(_ topic: String, servers: String, properties: [String: String] = [:]) throws -> [OutputRecord] {
+/// A topic could not be read to its end in time.
+struct ReadIncomplete: Error, CustomStringConvertible {
+    let topic: String
+    let partitionsNotAtEnd: [Int32]
+    let recordsRead: Int
+    let timeout_s: Double
+    var description: String {
+        "\(topic): partitions \(partitionsNotAtEnd) not read to their end within \(timeout_s) s (\(recordsRead) records read)"
+    }
+}
+
+/// Calls `body` with every record of `topic`, every partition from its beginning to its
+/// end, each partition in offset order; throws `ReadIncomplete` if that takes longer than
+/// `timeout_s` (a silently partial read once made a chaos run's rankings look stale).
+func forEachRecord(in topic: String, servers: String, properties: [String: String] = [:], timeout_s: Double = 30,
+                   _ body: (OutputRecord) throws -> Void) throws {
     var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup.merging(properties) { _, given in given })
     configuration["group.id"] = "reader-\(UUID().uuidString)"
     configuration["enable.partition.eof"] = "true"
@@ -117,21 +131,31 @@ func readAll(_ topic: String, servers: String, properties: [String: String] = [:
     let partitions = try consumer.metadata(topic: topic, timeout_ms: 10_000).topic(topic)?.partitions.map(\.id) ?? []
     try consumer.assign(partitions.map { TopicPartition(topic, $0, offset: KafkaOffset.beginning) })
     var remaining = Set(partitions)
-    var records: [OutputRecord] = []
-    let deadline = Date().addingTimeInterval(30)
-    while !remaining.isEmpty && Date() < deadline {
-        consumer.poll(maxRecords: 10_000, timeout_ms: 100) { batch in
+    var count = 0
+    let deadline = Date().addingTimeInterval(timeout_s)
+    while !remaining.isEmpty {
+        guard Date() < deadline else {
+            throw ReadIncomplete(topic: topic, partitionsNotAtEnd: remaining.sorted(), recordsRead: count, timeout_s: timeout_s)
+        }
+        try consumer.poll(maxRecords: 10_000, timeout_ms: 100) { batch in
             for record in batch {
                 var headers: [String: String] = [:]
                 for header in record.headers { headers[header.name] = header.value.map { String(decoding: $0, as: UTF8.self) } }
-                records.append(OutputRecord(key: record.key.map { String(decoding: $0, as: UTF8.self) },
-                                            value: record.value?.bytes ?? [], headers: headers,
-                                            partition: record.partition, offset: record.offset,
-                                            timestamp_ms: record.timestamp_ms))
+                try body(OutputRecord(key: record.key.map { String(decoding: $0, as: UTF8.self) },
+                                      value: record.value?.bytes ?? [], headers: headers,
+                                      partition: record.partition, offset: record.offset,
+                                      timestamp_ms: record.timestamp_ms))
+                count += 1
             }
             for end in batch.reachedEnd { remaining.remove(end.partition) }
         }
     }
+}
+
+/// Everything in `topic`, every partition from its beginning to its end.
+func readAll(_ topic: String, servers: String, properties: [String: String] = [:], timeout_s: Double = 30) throws -> [OutputRecord] {
+    var records: [OutputRecord] = []
+    try forEachRecord(in: topic, servers: servers, properties: properties, timeout_s: timeout_s) { records.append($0) }
     return records
 }
 
@@ -140,7 +164,15 @@ func rankingDifferences(expected: [String: (version: Int64, entries: String)],
                         actual: [String: (version: Int64, entries: String)]) -> [String] {
     var differences: [String] = []
     for (zone, ranking) in expected where actual[zone]?.version != ranking.version || actual[zone]?.entries != ranking.entries {
-        differences.append("\(zone): expected version \(ranking.version), got \(actual[zone]?.version ?? -1)")
+        guard let got = actual[zone], got.version == ranking.version else {
+            differences.append("\(zone): expected version \(ranking.version), got \(actual[zone]?.version ?? -1)")
+            continue
+        }
+        // Same version, other entries: show where they part.
+        let common = zip(ranking.entries, got.entries).prefix { $0 == $1 }.count
+        let from = max(0, common - 80)
+        func excerpt(_ text: String) -> String { String(text.dropFirst(from).prefix(240)) }
+        differences.append("\(zone): version \(ranking.version), entries differ from character \(common): expected …\(excerpt(ranking.entries))… got …\(excerpt(got.entries))…")
     }
     for zone in actual.keys where expected[zone] == nil { differences.append("\(zone): not in the expected rankings") }
     return differences
@@ -161,6 +193,19 @@ func latestRankings(_ records: [OutputRecord]) -> [String: (version: Int64, entr
             .map { String(decoding: $0, as: UTF8.self) } ?? ""
         return (winner.version, entries)
     }
+}
+
+/// `latestRankings` of a whole rankings topic, read as it streams by (a long chaos run
+/// publishes millions of rankings: only each zone's newest is kept).
+func latestRankings(of topic: String, servers: String, timeout_s: Double = 30) throws -> [String: (version: Int64, entries: String)] {
+    var winners: [String: (version: Int64, record: OutputRecord)] = [:]
+    // A zone is one key, so one partition, read in offset order: the later of equal versions wins.
+    try forEachRecord(in: topic, servers: servers, timeout_s: timeout_s) { record in
+        guard let zone = record.key, let version = versionField(record.value) else { return }
+        if let held = winners[zone], held.version > version { return }
+        winners[zone] = (version, record)
+    }
+    return latestRankings(winners.values.map(\.record))
 }
 
 /// The top-level `"version":N` of a ranking document as the engine writes it.

@@ -100,6 +100,46 @@ import Testing
         #expect(pair.nextSide(isReadToEnd: atEnd) == nil)
     }
 
+    /// Hand-worked, merge wait 2 s, orders read to their end with nothing buffered, the
+    /// last order taken at event time 1,000 and at wall time 10 s:
+    /// - a ping at 900 goes at once (orders have seen later);
+    /// - a ping at 1,500 waits at 11 s (an order before it may be on its way) and goes at
+    ///   12 s, when orders have been quiet for the wait;
+    /// - an order at 2,000 taken at 12.5 s: a ping at 1,800 goes at once, one at 2,500
+    ///   waits again until 14.5 s;
+    /// - without a wait (0) the ping at 2,500 would have gone at once.
+    @Test func aSideReadToItsEndHoldsTheOtherBackForTheMergeWaitUnlessItHasSeenLater() {
+        let second: UInt64 = 1_000_000_000
+        let wait_ns = 2 * second
+        let pair = PartitionPair(partition: 0)
+        pair.assign(.orders, committed: 0, now_ns: 0)
+        pair.assign(.couriers, committed: 0, now_ns: 0)
+        pair.orders.noteEventTime(1_000)
+        pair.orders.lastInput_ns = 10 * second
+        let atEnd = { (_: PartitionPair.SideName) in true }
+
+        pair.couriers.events.append(Self.ping(900, offset: 0))
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 10 * second, mergeWait_ns: wait_ns) == .couriers)
+        pair.couriers.events.removeFirst()
+
+        pair.couriers.events.append(Self.ping(1_500, offset: 1))
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 11 * second, mergeWait_ns: wait_ns) == nil)
+        #expect(pair.nextSide(isReadToEnd: { $0 == .couriers }, now_ns: 12 * second, mergeWait_ns: wait_ns) == nil,
+                "orders not read to their end: wait, however long")
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 12 * second, mergeWait_ns: wait_ns) == .couriers)
+        pair.couriers.events.removeFirst()
+
+        pair.orders.noteEventTime(2_000)
+        pair.orders.lastInput_ns = 12 * second + second / 2
+        pair.couriers.events.append(Self.ping(1_800, offset: 2))
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 13 * second, mergeWait_ns: wait_ns) == .couriers)
+        pair.couriers.events.removeFirst()
+        pair.couriers.events.append(Self.ping(2_500, offset: 3))
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second, mergeWait_ns: wait_ns) == nil)
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second + second / 2, mergeWait_ns: wait_ns) == .couriers)
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second, mergeWait_ns: 0) == .couriers)
+    }
+
     @Test func aSideThisInstanceWasNotGivenHoldsNothingBack() {
         let pair = PartitionPair(partition: 2)
         pair.couriers.isAssigned = true
@@ -133,7 +173,9 @@ import Testing
     ///   it moves to 600 at t=21: no stall, the clock restarts, and t=31 is a new stall;
     /// - orders[1] at its high watermark (nothing waiting) is never stalled, however long;
     /// - a partition no longer observed (t=32) is forgotten: back at t=40, its clock
-    ///   starts again (t=50), with 300 waiting.
+    ///   starts again (t=50), with 300 waiting;
+    /// - a full poll at t=51 means the engine is behind: nothing is watched until t=61,
+    ///   where the clock starts again (stalled at t=71).
     @Test func aPartitionWithRecordsWaitingAndNoProgressIsReportedAfterTheLimit() {
         var watch = FetchStallWatch()
         watch.limit_ns = 10_000_000_000
@@ -157,6 +199,12 @@ import Testing
         #expect(at(40, couriersAt: 600).isEmpty)
         #expect(at(49, couriersAt: 600).isEmpty)
         #expect(at(50, couriersAt: 600).map(\.waiting) == [300])
+
+        // A full poll at t=51 (the engine is behind): nothing is reported until t=61, and
+        // the clock starts again there: couriers[1], still at 600, is stalled at t=71.
+        watch.pollWasFull(now_ns: 51_000_000_000)
+        for t in UInt64(51)...70 { #expect(at(t, couriersAt: 600).isEmpty, "t=\(t)") }
+        #expect(at(71, couriersAt: 600).map { [$0.isNew, $0.recover] } == [[true, true]])
     }
 
     /// A transport error alone leaves the instance ready: only a failed probe (or librdkafka's

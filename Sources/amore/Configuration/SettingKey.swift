@@ -34,6 +34,8 @@ struct SettingKey: Hashable, Sendable, CustomStringConvertible {
                                        help: "the engine's HTTP endpoint (probes, metrics, queries)")
     static let idleRefresh = SettingKey(name: "engine.idle_refresh_ms", variable: "AMORE_IDLE_REFRESH_MS", flag: "--idle-refresh-ms",
                                         help: "quiet time before a partition's rankings catch up")
+    static let mergeWait = SettingKey(name: "engine.merge_wait_ms", variable: "AMORE_MERGE_WAIT_MS", flag: "--merge-wait-ms",
+                                      help: "how long a partition read to its end holds its pair's other partition back")
     static let checkpointInterval = SettingKey(name: "engine.checkpoint_interval_ms", variable: "AMORE_CHECKPOINT_INTERVAL_MS",
                                                flag: "--checkpoint-interval-ms", help: "wall time between checkpoints")
     static let checkpoints = SettingKey(name: "engine.checkpoints", variable: "AMORE_CHECKPOINTS", flag: "--no-checkpoints",
@@ -56,7 +58,7 @@ struct SettingKey: Hashable, Sendable, CustomStringConvertible {
     /// Every setting, in the order `amore config` prints them.
     static let all: [SettingKey] = [
         brokers, kafkaSecretsDirectory, restaurantsTopic, ordersTopic, couriersTopic, rankingsTopic, deadLettersTopic,
-        checkpointsTopic, partitions, group, engineHTTP, idleRefresh, checkpointInterval, checkpoints, zonePrecision,
+        checkpointsTopic, partitions, group, engineHTTP, idleRefresh, mergeWait, checkpointInterval, checkpoints, zonePrecision,
         serveHTTP, serveOpsHTTP, minVersionWait, maxReadyLag, bootstrapTail, logLevel,
     ]
 
