@@ -142,10 +142,10 @@ final class EngineLoop {
 
     private func take(_ batch: RecordBatch) throws {
         guard !batch.isEmpty else { return }
-        if batch.count >= settings.maxBatchRecords { fetchStallWatch.pollWasFull(now_ns: Clock.monotonic_ns()) }
+        let now_ns = Clock.monotonic_ns()
+        if batch.count >= settings.maxBatchRecords { fetchStallWatch.pollWasFull(now_ns: now_ns) }
         var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
         var pingCounts = [Int](repeating: 0, count: CourierStatus.allCases.count)
-        let now_ns = Clock.monotonic_ns()
         // A batch is mostly runs of one partition: look its pair up once per run.
         var current: (partition: Int32, pair: PartitionPair?) = (-1, nil)
         for record in batch {

@@ -182,30 +182,38 @@ func rankingDifferences(expected: [String: (version: Int64, entries: String)],
 /// equal versions), as (version, canonical JSON of its entries). Only the winners are
 /// parsed whole: versions are read straight from the bytes (tens of thousands of records).
 func latestRankings(_ records: [OutputRecord]) -> [String: (version: Int64, entries: String)] {
-    var winners: [String: (version: Int64, record: OutputRecord)] = [:]
-    for record in records.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) {
-        guard let zone = record.key, let version = versionField(record.value) else { continue }
-        if let held = winners[zone], held.version > version { continue }
-        winners[zone] = (version, record)
-    }
-    return winners.mapValues { winner in
-        let entries = (try? JSONSerialization.data(withJSONObject: winner.record.json["entries"] ?? [], options: [.sortedKeys]))
-            .map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return (winner.version, entries)
-    }
+    var newest = NewestRankings()
+    for record in records.sorted(by: { ($0.partition, $0.offset) < ($1.partition, $1.offset) }) { newest.add(record) }
+    return newest.rankings
 }
 
 /// `latestRankings` of a whole rankings topic, read as it streams by (a long chaos run
-/// publishes millions of rankings: only each zone's newest is kept).
+/// publishes millions of rankings: only each zone's newest is kept). A zone is one key, so
+/// one partition, read in offset order, as `latestRankings` sorts them.
 func latestRankings(of topic: String, servers: String, timeout_s: Double = 30) throws -> [String: (version: Int64, entries: String)] {
-    var winners: [String: (version: Int64, record: OutputRecord)] = [:]
-    // A zone is one key, so one partition, read in offset order: the later of equal versions wins.
-    try forEachRecord(in: topic, servers: servers, timeout_s: timeout_s) { record in
+    var newest = NewestRankings()
+    try forEachRecord(in: topic, servers: servers, timeout_s: timeout_s) { newest.add($0) }
+    return newest.rankings
+}
+
+/// Each zone's ranking of the highest version seen, the later of equal versions winning
+/// (records must come in offset order per partition).
+private struct NewestRankings {
+    private var winners: [String: (version: Int64, record: OutputRecord)] = [:]
+
+    mutating func add(_ record: OutputRecord) {
         guard let zone = record.key, let version = versionField(record.value) else { return }
         if let held = winners[zone], held.version > version { return }
         winners[zone] = (version, record)
     }
-    return latestRankings(winners.values.map(\.record))
+
+    var rankings: [String: (version: Int64, entries: String)] {
+        winners.mapValues { winner in
+            let entries = (try? JSONSerialization.data(withJSONObject: winner.record.json["entries"] ?? [], options: [.sortedKeys]))
+                .map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return (winner.version, entries)
+        }
+    }
 }
 
 /// The top-level `"version":N` of a ranking document as the engine writes it.
