@@ -161,14 +161,12 @@ final class EngineLoop {
                     pair.orders.nextOffset = record.offset + 1
                     pair.orders.lastInput_ns = now_ns
                     let event = try EventDecoder.decodeOrderEvent(value, context: context)
-                    pair.orders.noteEventTime(event.eventTime_ms)
                     orderCounts[Int(event.type.rawValue)] += 1
                     pair.orders.events.append(PendingEvent(event: event, offset: record.offset, createTime_ms: context.timestamp_ms))
                 case .couriers:
                     pair.couriers.nextOffset = record.offset + 1
                     pair.couriers.lastInput_ns = now_ns
                     let ping = try EventDecoder.decodeCourierPing(value, context: context)
-                    pair.couriers.noteEventTime(ping.eventTime_ms)
                     pingCounts[Int(ping.status.rawValue)] += 1
                     pair.couriers.events.append(PendingEvent(event: ping, offset: record.offset, createTime_ms: context.timestamp_ms))
                 }

@@ -100,44 +100,57 @@ import Testing
         #expect(pair.nextSide(isReadToEnd: atEnd) == nil)
     }
 
-    /// Hand-worked, merge wait 2 s, orders read to their end with nothing buffered, the
-    /// last order taken at event time 1,000 and at wall time 10 s:
-    /// - a ping at 900 goes at once (orders have seen later);
-    /// - a ping at 1,500 waits at 11 s (an order before it may be on its way) and goes at
-    ///   12 s, when orders have been quiet for the wait;
-    /// - an order at 2,000 taken at 12.5 s: a ping at 1,800 goes at once, one at 2,500
-    ///   waits again until 14.5 s;
-    /// - without a wait (0) the ping at 2,500 would have gone at once.
-    @Test func aSideReadToItsEndHoldsTheOtherBackForTheMergeWaitUnlessItHasSeenLater() {
+    /// Hand-worked, merge wait 2 s, orders read to their end with nothing buffered, the last
+    /// order (of another market, at event time 1,000) fetched at wall time 10 s:
+    /// - pings at 900 and 950, fetched at 10 s, wait: that the orders side has seen 1,000
+    ///   says nothing of its next record, which may be an earlier order of this market. At
+    ///   11.9 s the first still waits; at 12 s (orders quiet for 2 s) both go, one burst.
+    /// - couriers drained: the hold ends. A ping at 3,000 fetched at 30 s waits again though
+    ///   orders have been quiet for 20 s (an order produced with it may be on its way): the
+    ///   hold begins at 30 s, so it waits at 31 s and goes at 32 s. Orders not read to their
+    ///   end hold it however long.
+    /// - an order at 3,200 and a ping at 3,500 both buffered at 33 s: the order goes first
+    ///   (heads compared, no wait); the ping then waits from 33 s (the order's fetch) to 35 s.
+    /// - without a wait (0) that ping would have gone at once.
+    @Test func aSideReadToItsEndHoldsTheOtherBackForTheMergeWaitFromItsLastRecordOrTheHoldsStart() {
         let second: UInt64 = 1_000_000_000
         let wait_ns = 2 * second
         let pair = PartitionPair(partition: 0)
         pair.assign(.orders, committed: 0, now_ns: 0)
         pair.assign(.couriers, committed: 0, now_ns: 0)
-        pair.orders.noteEventTime(1_000)
         pair.orders.lastInput_ns = 10 * second
         let atEnd = { (_: PartitionPair.SideName) in true }
+        let next = { (now_ns: UInt64) in pair.nextSide(isReadToEnd: atEnd, now_ns: now_ns, mergeWait_ns: wait_ns) }
 
         pair.couriers.events.append(Self.ping(900, offset: 0))
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 10 * second, mergeWait_ns: wait_ns) == .couriers)
+        pair.couriers.events.append(Self.ping(950, offset: 1))
+        #expect(next(10 * second) == nil)
+        #expect(next(12 * second - second / 10) == nil)
+        #expect(next(12 * second) == .couriers)
         pair.couriers.events.removeFirst()
+        #expect(next(12 * second) == .couriers, "the rest of the burst goes on")
+        pair.couriers.events.removeFirst()
+        #expect(next(12 * second) == nil)
+        #expect(pair.heldSince_ns == 0, "nothing buffered: the hold has ended")
 
-        pair.couriers.events.append(Self.ping(1_500, offset: 1))
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 11 * second, mergeWait_ns: wait_ns) == nil)
-        #expect(pair.nextSide(isReadToEnd: { $0 == .couriers }, now_ns: 12 * second, mergeWait_ns: wait_ns) == nil,
+        pair.couriers.events.append(Self.ping(3_000, offset: 2))
+        #expect(next(30 * second) == nil)
+        #expect(next(31 * second) == nil)
+        #expect(pair.nextSide(isReadToEnd: { $0 == .couriers }, now_ns: 40 * second, mergeWait_ns: wait_ns) == nil,
                 "orders not read to their end: wait, however long")
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 12 * second, mergeWait_ns: wait_ns) == .couriers)
+        #expect(next(32 * second) == .couriers)
         pair.couriers.events.removeFirst()
+        #expect(next(32 * second) == nil)
 
-        pair.orders.noteEventTime(2_000)
-        pair.orders.lastInput_ns = 12 * second + second / 2
-        pair.couriers.events.append(Self.ping(1_800, offset: 2))
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 13 * second, mergeWait_ns: wait_ns) == .couriers)
-        pair.couriers.events.removeFirst()
-        pair.couriers.events.append(Self.ping(2_500, offset: 3))
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second, mergeWait_ns: wait_ns) == nil)
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second + second / 2, mergeWait_ns: wait_ns) == .couriers)
-        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 14 * second, mergeWait_ns: 0) == .couriers)
+        pair.orders.events.append(Self.order(3_200, offset: 0))
+        pair.orders.lastInput_ns = 33 * second
+        pair.couriers.events.append(Self.ping(3_500, offset: 3))
+        #expect(next(33 * second) == .orders)
+        pair.orders.events.removeFirst()
+        #expect(next(33 * second) == nil)
+        #expect(next(35 * second - 1) == nil)
+        #expect(pair.nextSide(isReadToEnd: atEnd, now_ns: 33 * second, mergeWait_ns: 0) == .couriers)
+        #expect(next(35 * second) == .couriers)
     }
 
     @Test func aSideThisInstanceWasNotGivenHoldsNothingBack() {
