@@ -55,7 +55,8 @@ final class MarketBox {
 /// `courier_arrival_s` than a clean replay's, at the same version. So with `mergeWait_ns` (Kafka
 /// Streams' `max.task.idle.ms`) a side read to its end holds the other back until its next
 /// record arrives (the heads are then compared as in a replay), or it has had no record
-/// for that long (an idle side). 0, the default, proceeds at once: the lowest delay.
+/// for that long since a head first waited for it (an idle side). 0, the default,
+/// proceeds at once: the lowest delay.
 ///
 /// The wait has no shortcut through the highest event time a side has seen: event times
 /// rise per market (the record key), not per partition. A partition carrying several
@@ -103,9 +104,9 @@ final class PartitionPair {
     var markets: [Identifier: MarketBox] = [:]
     /// Wall clock (ns, monotonic) of the last record fetched for either side.
     var lastInput_ns: UInt64 = 0
-    /// Wall clock (ns, monotonic) since which one side's head has waited for the other,
-    /// empty side (the merge wait); 0 when not waiting. Ends when both or neither side has a head.
-    private(set) var heldSince_ns: UInt64 = 0
+    /// The merge wait's current hold: the empty side a head waits for, and since when
+    /// (wall clock, ns, monotonic). A new hold begins once that side has had a record since.
+    private(set) var hold: (side: SideName, since_ns: UInt64)?
     /// Whether events were applied since the last idle refresh.
     var hasUnrefreshedEvents = false
     /// The CreateTime of the last event applied (for the delay of an idle refresh).
@@ -167,29 +168,30 @@ final class PartitionPair {
         // Only the heads' times are read, in place.
         switch (Self.headTime_ms(orders.events), Self.headTime_ms(couriers.events)) {
         case let (order?, ping?):
-            heldSince_ns = 0
             // Ties go to orders: a deterministic rule, any one would do.
             return order <= ping ? .orders : .couriers
         case (_?, nil):
             guard couriers.isAssigned else { return .orders }
-            return isReadToEnd(.couriers) && isIdle(couriers.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .orders : nil
+            return isReadToEnd(.couriers) && isIdle(.couriers, couriers.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .orders : nil
         case (nil, _?):
             guard orders.isAssigned else { return .couriers }
-            return isReadToEnd(.orders) && isIdle(orders.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .couriers : nil
+            return isReadToEnd(.orders) && isIdle(.orders, orders.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .couriers : nil
         case (nil, nil):
-            heldSince_ns = 0
             return nil
         }
     }
 
-    /// Whether an empty side read to its end lets the other's head go: nothing has come
-    /// from it for `wait_ns`, counted from its last record or from when the hold began,
-    /// whichever is later (a side quiet for minutes still holds a new head back: a record
-    /// produced with that head may be on its way).
-    private func isIdle(_ lastInput_ns: UInt64, now_ns: UInt64, wait_ns: UInt64) -> Bool {
+    /// Whether an empty side read to its end lets the other's head go: it has had no
+    /// record since a head first waited for it, `wait_ns` ago. As Kafka Streams' idle
+    /// deadline, the wait is paid once per quiet spell of a side, not per record of the
+    /// other: a side quiet for minutes holds nothing back after its first `wait_ns`.
+    private func isIdle(_ side: SideName, _ lastInput_ns: UInt64, now_ns: UInt64, wait_ns: UInt64) -> Bool {
         guard wait_ns > 0 else { return true }
-        if heldSince_ns == 0 { heldSince_ns = now_ns }
-        return now_ns &- max(lastInput_ns, heldSince_ns) >= wait_ns
+        if let hold, hold.side == side, hold.since_ns >= lastInput_ns {
+            return now_ns &- hold.since_ns >= wait_ns
+        }
+        hold = (side, now_ns)
+        return false
     }
 
     var bufferedCount: Int { orders.events.count + couriers.events.count }
