@@ -42,6 +42,10 @@ enum Metric {
     static let p99 = BenchmarkMetric.custom("event_to_publication_p99_us", polarity: .prefersSmaller, useScalingFactor: false)
     static let liveInput = BenchmarkMetric.custom("live_input_events_per_s", polarity: .prefersLarger, useScalingFactor: false)
     static let publications = BenchmarkMetric.custom("live_publications_per_s", polarity: .prefersLarger, useScalingFactor: false)
+    static let waitP50 = BenchmarkMetric.custom("merge_wait_p50_us", polarity: .prefersSmaller, useScalingFactor: false)
+    static let waitP99 = BenchmarkMetric.custom("merge_wait_p99_us", polarity: .prefersSmaller, useScalingFactor: false)
+    static let waitP50Ratio = BenchmarkMetric.custom("merge_wait_vs_none_p50_percent", polarity: .prefersSmaller,
+                                                     useScalingFactor: false)
 }
 
 func log(_ text: String) {
@@ -134,7 +138,8 @@ final class RunningEngine: Sendable {
 
     private let threadCPU = ThreadCPU()
 
-    init(servers: String, inputs: EngineSettings.Topics, checkpoints: Bool = true, onPublished: (@Sendable (Int64) -> Void)? = nil) {
+    init(servers: String, inputs: EngineSettings.Topics, checkpoints: Bool = true, mergeWait_ms: Int64 = 0,
+         onPublished: (@Sendable (Int64) -> Void)? = nil) {
         var settings = EngineSettings(kafka: KafkaConfiguration(bootstrapServers: servers))
         // The local broker holds a group join for half the session timeout.
         settings.consumerProperties["session.timeout.ms"] = "2000"
@@ -148,6 +153,7 @@ final class RunningEngine: Sendable {
         settings.topics.deadLetters = outputs.deadLetters
         settings.topics.checkpoints = outputs.checkpoints
         settings.checkpoints = checkpoints
+        settings.mergeWait_ms = mergeWait_ms
         settings.groupID = "bench-\(UUID().uuidString.prefix(8))"
         settings.partitions = partitions
         engine = Engine(settings: settings, metricsFactory: NOOPMetricsHandler.instance, onPublished: onPublished)
@@ -245,7 +251,7 @@ func rawConsumeRate(_ bench: EngineBench) throws -> Double {
 }
 
 /// (p50, p99 delay in µs, input events/s, publications/s) with input produced live.
-func liveLatency(servers: String) throws -> (p50_us: Int, p99_us: Int, input: Int, publications: Int) {
+func liveLatency(servers: String, mergeWait_ms: Int64 = 0) throws -> (p50_us: Int, p99_us: Int, input: Int, publications: Int) {
     let inputs = freshTopics("bench-live")
     try createInputs(inputs, servers: servers)
     var settings = MarketSimulator.Settings()
@@ -263,7 +269,7 @@ func liveLatency(servers: String) throws -> (p50_us: Int, p99_us: Int, input: In
 
     let measuring = Atomic<Bool>(false)
     let delays = Mutex<[Int64]>([])
-    let running = RunningEngine(servers: servers, inputs: inputs) { delay_ns in
+    let running = RunningEngine(servers: servers, inputs: inputs, mergeWait_ms: mergeWait_ms) { delay_ns in
         if measuring.load(ordering: .relaxed) { delays.withLock { $0.append(delay_ns) } }
     }
     guard running.wait(timeout_s: 30, until: { running.engine.status.isReady }) else {
@@ -347,5 +353,24 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.measurement(Metric.p99, result.p99_us)
         benchmark.measurement(Metric.liveInput, result.input)
         benchmark.measurement(Metric.publications, result.publications)
+    }
+
+    // What `engine.merge_wait_ms` costs live (docs/engine.md, "Partition pairs"): the same
+    // live run without a wait (the baseline) and with one, alternating in each iteration.
+    // The input's orders (10 a second, one market) are the sparse side pings wait for.
+    let mergeWait_ms = Int64(environment["AMORE_BENCH_MERGE_WAIT_MS"] ?? "") ?? 500
+    let mergeWaitMetrics = [Metric.p50, Metric.p99, Metric.waitP50, Metric.waitP99, Metric.waitP50Ratio]
+    Benchmark("engine_live_latency_merge_wait", configuration: .init(
+        metrics: mergeWaitMetrics, warmupIterations: 0, maxDuration: .seconds(900), maxIterations: 3,
+        thresholds: Dictionary(uniqueKeysWithValues: mergeWaitMetrics.map { ($0, tolerance) }))) { benchmark in
+        let none = try liveLatency(servers: BenchBroker.shared.servers)
+        let waiting = try liveLatency(servers: BenchBroker.shared.servers, mergeWait_ms: mergeWait_ms)
+        log("live, merge wait 0: p50 \(none.p50_us) µs, p99 \(none.p99_us) µs; \(mergeWait_ms) ms: p50 \(waiting.p50_us) µs, "
+            + "p99 \(waiting.p99_us) µs (\(waiting.p50_us * 100 / max(none.p50_us, 1)) % of p50)")
+        benchmark.measurement(Metric.p50, none.p50_us)
+        benchmark.measurement(Metric.p99, none.p99_us)
+        benchmark.measurement(Metric.waitP50, waiting.p50_us)
+        benchmark.measurement(Metric.waitP99, waiting.p99_us)
+        benchmark.measurement(Metric.waitP50Ratio, waiting.p50_us * 100 / max(none.p50_us, 1))
     }
 }
