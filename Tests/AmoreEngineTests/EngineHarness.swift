@@ -348,7 +348,11 @@ final class EngineProcess {
         return caughtUp
     }
 
-    func terminate(timeout_s: Double = 20) -> Int32? {
+    /// SIGTERM, then the exit status; nil if the engine is still running after `timeout_s`.
+    /// 60 s: a debug engine on a loaded CI machine once took over 20 s to stop
+    /// (CheckpointRecoveryTests), and a reference run read before its engine had finished
+    /// publishing made that test fail on the reference, not on the engine under test.
+    func terminate(timeout_s: Double = 60) -> Int32? {
         kill(process.processIdentifier, SIGTERM)
         return waitForExit(timeout_s: timeout_s)
     }
