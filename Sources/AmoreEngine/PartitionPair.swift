@@ -144,6 +144,7 @@ final class PartitionPair {
     func nextOffset(_ side: SideName) -> Int64? { side == .orders ? orders.nextOffset : couriers.nextOffset }
     func replayEnd(_ side: SideName) -> Int64 { side == .orders ? orders.replayEnd : couriers.replayEnd }
     func resumeOffset(_ side: SideName) -> Int64? { side == .orders ? orders.resumeOffset : couriers.resumeOffset }
+    func lastInput_ns(_ side: SideName) -> UInt64 { side == .orders ? orders.lastInput_ns : couriers.lastInput_ns }
     func bufferedCount(_ side: SideName) -> Int { side == .orders ? orders.events.count : couriers.events.count }
 
     /// The side is this instance's; a side new to it replays up to `committed` first.
@@ -172,10 +173,10 @@ final class PartitionPair {
             return order <= ping ? .orders : .couriers
         case (_?, nil):
             guard couriers.isAssigned else { return .orders }
-            return isReadToEnd(.couriers) && isIdle(.couriers, couriers.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .orders : nil
+            return isReadToEnd(.couriers) && isIdle(.couriers, now_ns: now_ns, wait_ns: mergeWait_ns) ? .orders : nil
         case (nil, _?):
             guard orders.isAssigned else { return .couriers }
-            return isReadToEnd(.orders) && isIdle(.orders, orders.lastInput_ns, now_ns: now_ns, wait_ns: mergeWait_ns) ? .couriers : nil
+            return isReadToEnd(.orders) && isIdle(.orders, now_ns: now_ns, wait_ns: mergeWait_ns) ? .couriers : nil
         case (nil, nil):
             return nil
         }
@@ -185,9 +186,9 @@ final class PartitionPair {
     /// record since a head first waited for it, `wait_ns` ago. As Kafka Streams' idle
     /// deadline, the wait is paid once per quiet spell of a side, not per record of the
     /// other: a side quiet for minutes holds nothing back after its first `wait_ns`.
-    private func isIdle(_ side: SideName, _ lastInput_ns: UInt64, now_ns: UInt64, wait_ns: UInt64) -> Bool {
+    private func isIdle(_ side: SideName, now_ns: UInt64, wait_ns: UInt64) -> Bool {
         guard wait_ns > 0 else { return true }
-        if let hold, hold.side == side, hold.since_ns >= lastInput_ns {
+        if let hold, hold.side == side, hold.since_ns >= lastInput_ns(side) {
             return now_ns &- hold.since_ns >= wait_ns
         }
         hold = (side, now_ns)
