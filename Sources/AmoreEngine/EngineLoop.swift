@@ -111,10 +111,14 @@ final class EngineLoop {
         try finish()
     }
 
-    /// Commits where the owned partitions stand and leaves the group; with checkpoints,
-    /// the revoke that leaving causes writes each pair's final one.
+    /// Applies what was read (as far as the merge allows), commits where the owned
+    /// partitions stand and leaves the group; with checkpoints, the revoke that leaving
+    /// causes writes each pair's final one. Applying first keeps a stop from leaving the
+    /// last pass's leftovers (at most `maxBufferedEvents` and a batch) out of the rankings
+    /// published and the checkpoint written at shutdown.
     func finish() throws {
         defer { status.markStopping() }
+        for pair in ownership.pairs.values { try drain(pair, until_ns: .max) }
         try commits.commitEverything(ownership.pairs.values)
         try consumer.close()
         try publisher.flush()
