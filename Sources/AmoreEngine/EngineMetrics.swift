@@ -27,6 +27,12 @@ final class EngineMetrics: Sendable {
     let stalledPartitions: Gauge
     /// Seeks made to restart a stalled partition's fetch.
     let fetchResets: Counter
+    /// Pairs with events applied since their rankings were last brought up to their last
+    /// event (the idle refresh's work still to do), as of the end of the latest loop pass.
+    let pairsAwaitingIdleRefresh: Gauge
+    /// Records produced (rankings, dead letters, checkpoint chunks) and not yet
+    /// acknowledged, as of the end of the latest loop pass.
+    let unacknowledgedPublications: Gauge
     let factory: MetricsFactory
 
     static let orderTypes = OrderEventType.allCases.map { "\($0.name)" }
@@ -63,6 +69,8 @@ final class EngineMetrics: Sendable {
         restoringPairs = Gauge(label: "amore_restoring_pairs", factory: factory)
         stalledPartitions = Gauge(label: "amore_fetch_stalled_partitions", factory: factory)
         fetchResets = Counter(label: "amore_fetch_resets_total", factory: factory)
+        pairsAwaitingIdleRefresh = Gauge(label: "amore_pairs_awaiting_idle_refresh", factory: factory)
+        unacknowledgedPublications = Gauge(label: "amore_unacknowledged_publications", factory: factory)
     }
 
     func checkpointBytes(partition: Int32) -> Gauge {

@@ -73,6 +73,15 @@ public struct EngineSettings: Sendable {
     /// Records taken from the consumer per poll (the loop commits, checks idle pairs and
     /// reads profile updates between polls, so this also bounds how long those wait).
     public var maxBatchRecords = 2_000
+    /// How long one pass of the loop may apply buffered events before it polls again.
+    /// A poll is where this instance takes part in a rebalance: without a bound, an
+    /// instance working through a backlog (a replay, a catch-up) held its whole group's
+    /// rebalance up for as long as one pass took (a debug engine in a chaos run: 7 to 44 s
+    /// in librdkafka's `wait-unassign-call`). What is left is applied next pass.
+    public var applyBudget_ms: Int64 = 50
+    /// Events read but not yet applied, beyond which a poll takes one record (it still
+    /// serves rebalances and errors): the buffer stays bounded when applying falls behind.
+    public var maxBufferedEvents = 20_000
     /// A partition pair whose input has been quiet (and read to its end) this long has
     /// its rankings brought up to its last event, instead of waiting for the next
     /// resolution step that only a later event would cross.

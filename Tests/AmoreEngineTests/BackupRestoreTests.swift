@@ -46,9 +46,9 @@ import Testing
         let records = try EngineRecoveryTests.writeSimulatedMarkets(InputWriter(servers: servers, topics: topics), duration_ms: 120_000)
         let inputs = [topics.orders, topics.couriers]
         let source = try EngineProcess(servers: servers, topics: topics)
-        let ends = try EngineRecoveryTests.endOffsets(topics: inputs, servers: servers)
+        let ends = try endOffsets(topics: inputs, servers: servers)
         #expect(eventually(timeout_s: 120) {
-            (try? EngineRecoveryTests.committedOffsets(group: topics.group, topics: inputs, servers: servers)) == ends
+            (try? committedOffsets(group: topics.group, topics: inputs, servers: servers)) == ends
         }, "\(source.logTail())")
         // SIGTERM: every pair is checkpointed exactly where it was committed.
         #expect(source.terminate() == 0, "\(source.logTail())")

@@ -79,9 +79,9 @@ import Testing
                                             expected: [String: (version: Int64, entries: String)]) throws {
         #expect(engine.waitUntilCaughtUp(expectedRecords: records, timeout_s: 120), "\(engine.logTail())")
         let inputs = [topics.orders, topics.couriers]
-        let ends = try EngineRecoveryTests.endOffsets(topics: inputs, servers: servers)
+        let ends = try endOffsets(topics: inputs, servers: servers)
         #expect(eventually(timeout_s: 60) {
-            (try? EngineRecoveryTests.committedOffsets(group: topics.group, topics: inputs, servers: servers)) == ends
+            (try? committedOffsets(group: topics.group, topics: inputs, servers: servers)) == ends
         }, "everything is committed after the fault: \(engine.logTail())")
         _ = eventually(timeout_s: 30) {
             rankingDifferences(expected: expected, actual: latestRankings((try? readAll(topics.rankings, servers: servers)) ?? [])).isEmpty

@@ -15,8 +15,8 @@ import Testing
 ///   reason the simulator gave it;
 /// - the group's lag is 0 (its committed offsets are the input topics' ends).
 ///
-/// `AMORE_CHAOS_SECONDS=40 ./test --filter ChaosTests` runs a short, light version with debug
-/// engines: 40 s, an action every 5 s, 100 couriers and 40 restaurants per market.
+/// `./test` runs a short, light version with debug engines: 40 s, an action every 5 s,
+/// 100 couriers and 40 restaurants per market.
 /// `scripts/chaos` runs the full one (5 minutes, every 15 s, 2,000 couriers and 150 restaurants per market) with a release
 /// build (`AMORE_TEST_AMORE`): under the full load a debug engine falls minutes behind
 /// and holds its group's rebalances up while it drains, which is what earlier
@@ -27,8 +27,7 @@ import Testing
 /// Idle refreshes are switched off in both runs (`--idle-refresh-ms` of an hour): they
 /// publish when a pair's input pauses for a moment, which depends on wall-clock timing,
 /// not on the input, and so would make the versions of two correct runs differ.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["AMORE_CHAOS_SECONDS"] != nil,
-                              "opt-in (AMORE_CHAOS_SECONDS=40 ./test --filter ChaosTests, or scripts/chaos): with debug engines on a slow CI machine its group once stopped rebalancing, docs/testing.md"))
+@Suite(.serialized)
 struct ChaosTests {
     static let environment = ProcessInfo.processInfo.environment
     static let duration_s = Double(environment["AMORE_CHAOS_SECONDS"] ?? "") ?? 40
@@ -102,18 +101,18 @@ struct ChaosTests {
         print(journal.joined(separator: "\n"))
 
         // Lag returns to 0: the group commits every input record.
-        let ends = try EngineRecoveryTests.endOffsets(topics: inputs, servers: servers)
+        let ends = try endOffsets(topics: inputs, servers: servers)
         let settled = eventually(timeout_s: 180) {
-            (try? EngineRecoveryTests.committedOffsets(group: chaos.group, topics: inputs, servers: servers)) == ends
+            (try? committedOffsets(group: chaos.group, topics: inputs, servers: servers)) == ends
         }
-        #expect(settled, "committed \(String(describing: try? EngineRecoveryTests.committedOffsets(group: chaos.group, topics: inputs, servers: servers))) of \(ends)\n\(journal.joined(separator: "\n"))\n\(running.map(Self.essentialLog).joined(separator: "\n---\n"))")
+        #expect(settled, "committed \(String(describing: try? committedOffsets(group: chaos.group, topics: inputs, servers: servers))) of \(ends)\n\(journal.joined(separator: "\n"))\n\(running.map(Self.essentialLog).joined(separator: "\n---\n"))")
         for engine in running { #expect(engine.terminate() == 0, "\(engine.logTail())") }
 
         // One clean instance over the same input.
         let clean = topics.withOutput("clean")
         let reference = try EngineProcess(servers: servers, topics: clean, extra: Self.engineFlags)
         #expect(eventually(timeout_s: 180) {
-            (try? EngineRecoveryTests.committedOffsets(group: clean.group, topics: inputs, servers: servers)) == ends
+            (try? committedOffsets(group: clean.group, topics: inputs, servers: servers)) == ends
         }, "\(reference.logTail())")
         #expect(reference.terminate() == 0, "\(reference.logTail())")
         let expected = try latestRankings(of: clean.rankings, servers: servers, timeout_s: Self.read_s)

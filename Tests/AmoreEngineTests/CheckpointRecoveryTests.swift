@@ -53,7 +53,7 @@ import Testing
         var log = ""
         for (index, point) in points.enumerated() {
             func committedRecords() -> Int64 {
-                ((try? EngineRecoveryTests.committedOffsets(group: crashed.group, topics: inputs, servers: servers)) ?? [:])
+                ((try? committedOffsets(group: crashed.group, topics: inputs, servers: servers)) ?? [:])
                     .values.reduce(0, +)
             }
             let atStart = committedRecords()
@@ -79,9 +79,9 @@ import Testing
         let last = try EngineProcess(servers: servers, topics: crashed, extra: ["--checkpoint-interval-ms", "1000"])
         // A restored engine reads only what follows its checkpoints: wait for everything to
         // be committed, then for the rankings to settle (the idle refresh follows the input).
-        let ends = try EngineRecoveryTests.endOffsets(topics: inputs, servers: servers)
+        let ends = try endOffsets(topics: inputs, servers: servers)
         #expect(eventually(timeout_s: 120) {
-            (try? EngineRecoveryTests.committedOffsets(group: crashed.group, topics: inputs, servers: servers)) == ends
+            (try? committedOffsets(group: crashed.group, topics: inputs, servers: servers)) == ends
         }, "\(last.logTail())")
         _ = eventually(timeout_s: 30) {
             let actual = latestRankings((try? readAll(crashed.rankings, servers: servers)) ?? [])

@@ -32,37 +32,6 @@ import Testing
         return count
     }
 
-    static func committedOffsets(group: String, topics: [String], servers: String) throws -> [String: Int64] {
-        var configuration = KafkaConfiguration(bootstrapServers: servers, TestBroker.fastGroup)
-        configuration["group.id"] = group
-        let consumer = try Consumer(configuration: configuration, logger: quietLogger("committed"))
-        defer { try? consumer.close() }
-        var partitions: [TopicPartition] = []
-        for topic in topics {
-            for partition in try consumer.metadata(topic: topic).topic(topic)?.partitions ?? [] {
-                partitions.append(TopicPartition(topic, partition.id))
-            }
-        }
-        var result: [String: Int64] = [:]
-        for partition in try consumer.committed(partitions) {
-            result["\(partition.topic)[\(partition.partition)]"] = max(0, partition.offset ?? 0)
-        }
-        return result
-    }
-
-    /// The offset after each partition's last record (read, not asked: the local broker's
-    /// ListOffsets answer for the end can be short).
-    static func endOffsets(topics: [String], servers: String) throws -> [String: Int64] {
-        var result: [String: Int64] = [:]
-        for topic in topics {
-            for partition in 0..<4 { result["\(topic)[\(partition)]"] = 0 }
-            for record in try readAll(topic, servers: servers) {
-                result["\(topic)[\(record.partition)]"] = max(result["\(topic)[\(record.partition)]"] ?? 0, record.offset + 1)
-            }
-        }
-        return result
-    }
-
     /// An uninterrupted run and a run killed with SIGKILL mid-stream and restarted, over
     /// the same input, end with identical rankings and versions in every zone. The
     /// uninterrupted run ends with SIGTERM: exit 0, everything committed.
@@ -77,8 +46,8 @@ import Testing
         let engineA = try EngineProcess(servers: servers, topics: uninterrupted)
         #expect(engineA.waitUntilCaughtUp(expectedRecords: records, timeout_s: 120), "\(engineA.logTail())")
         #expect(engineA.terminate() == 0, "\(engineA.logTail())")
-        let ends = try Self.endOffsets(topics: inputs, servers: servers)
-        #expect(try Self.committedOffsets(group: uninterrupted.group, topics: inputs, servers: servers) == ends)
+        let ends = try endOffsets(topics: inputs, servers: servers)
+        #expect(try committedOffsets(group: uninterrupted.group, topics: inputs, servers: servers) == ends)
         let expected = latestRankings(try readAll(uninterrupted.rankings, servers: servers))
         try #require(expected.count > 100)
 
@@ -86,12 +55,12 @@ import Testing
         let engineB = try EngineProcess(servers: servers, topics: crashed, extra: ["--no-checkpoints"])
         // Killed as soon as something is committed, mid-stream.
         _ = eventually(timeout_s: 60) {
-            (try? Self.committedOffsets(group: crashed.group, topics: inputs, servers: servers))?.values.contains { $0 > 0 } == true
+            (try? committedOffsets(group: crashed.group, topics: inputs, servers: servers))?.values.contains { $0 > 0 } == true
         }
         let readAtKill = engineB.sum(engineB.metrics(), "amore_records_in_total")
         engineB.killNow()
         #expect(readAtKill < Double(records), "the engine was killed after reading everything")
-        let committedAtKill = try Self.committedOffsets(group: crashed.group, topics: inputs, servers: servers)
+        let committedAtKill = try committedOffsets(group: crashed.group, topics: inputs, servers: servers)
         #expect(committedAtKill.values.contains { $0 > 0 }, "nothing was committed before the kill")
         #expect(committedAtKill != ends, "everything was committed before the kill")
 
