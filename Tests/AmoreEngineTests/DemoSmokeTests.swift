@@ -36,8 +36,7 @@ import Testing
 
         // Dead letters are exactly the records broken on purpose (their header says so) that
         // the engine had consumed and committed before it stopped, each with the reason meant.
-        let committed = try committedOffsets(group: topics.group, topics: [topics.orders, topics.couriers],
-                                                                  servers: servers)
+        let committed = try committedOffsets(group: topics.group, topics: [topics.orders, topics.couriers], servers: servers)
         var meant: [String: String] = [:]
         var brokenAnywhere: [String: String] = [:]
         var inputRecords = 0
