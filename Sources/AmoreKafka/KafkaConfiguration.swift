@@ -34,7 +34,6 @@ public struct KafkaConfiguration: Sendable, Equatable {
     }
 
     /// These properties with `defaults` filled in where the caller set nothing.
-    /// These properties plus `defaults` for the ones not set.
     public func withDefaults(_ defaults: [String: String]) -> KafkaConfiguration {
         KafkaConfiguration(properties.merging(defaults) { mine, _ in mine })
     }
