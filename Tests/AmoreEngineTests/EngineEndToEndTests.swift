@@ -137,6 +137,42 @@ import Testing
         #expect(engine.terminate() == 0)
     }
 
+    /// The gauges by which an engine says it has finished its input (the tests'
+    /// `waitUntilCaughtUp` waits on them) tell work left from work done. The scenario is
+    /// one market, so one pair; its last event, the ping at t0 + 3,100, comes after the
+    /// refresh at t0 + 3,000 that it crossed, so the pair has events its rankings are not
+    /// yet brought up to until an idle refresh:
+    /// - idle refreshes off (an hour): once every record is committed, 1 pair awaits its
+    ///   idle refresh, and stays so; `waitUntilCaughtUp` does not return true;
+    /// - idle refreshes after 100 ms: 0 pairs await; `waitUntilCaughtUp` returns true.
+    /// Either way every publication is acknowledged: 0 unacknowledged.
+    @Test func anEngineSaysWhetherItHasFinishedItsInput() throws {
+        let servers = try TestBroker.bootstrapServers()
+        for (idleRefresh_ms, awaiting) in [("3600000", 1.0), ("100", 0.0)] {
+            let topics = TestTopics("finished")
+            try topics.createInputs(servers: servers, partitions: 4)
+            try Self.writeScenario(InputWriter(servers: servers, topics: topics))
+            let engine = try EngineProcess(servers: servers, topics: topics, extra: ["--idle-refresh-ms", idleRefresh_ms])
+            let inputs = [topics.orders, topics.couriers]
+            let ends = try endOffsets(topics: inputs, servers: servers)
+            #expect(ends.values.reduce(0, +) == 8)
+            #expect(eventually(timeout_s: 60) {
+                (try? committedOffsets(group: topics.group, topics: inputs, servers: servers)) == ends
+            }, "\(engine.logTail())")
+            // Recorded before each pass's commit: what is read now is at least that new.
+            let settled = eventually(timeout_s: 30) {
+                let samples = engine.metrics()
+                return samples["amore_pairs_awaiting_idle_refresh"] == awaiting
+                    && samples["amore_unacknowledged_publications"] == 0
+            }
+            let samples = engine.metrics()
+            #expect(settled, "idle refresh \(idleRefresh_ms) ms: awaiting \(samples["amore_pairs_awaiting_idle_refresh"] ?? -1), unacknowledged \(samples["amore_unacknowledged_publications"] ?? -1)")
+            #expect(engine.waitUntilCaughtUp(expectedRecords: 8, timeout_s: awaiting > 0 ? 3 : 30) == (awaiting == 0))
+            #expect(engine.metrics()["amore_pairs_awaiting_idle_refresh"] == awaiting, "it stays so")
+            #expect(engine.terminate() == 0, "\(engine.logTail())")
+        }
+    }
+
     @Test func malformedAndMismatchedRecordsAreDeadLetteredWhileValidOnesFlow() throws {
         let servers = try TestBroker.bootstrapServers()
         let topics = TestTopics("deadletter")
