@@ -83,7 +83,10 @@ final class EngineLoop {
             let buffered = ownership.pairs.values.reduce(0) { $0 + $1.bufferedCount }
             let maxRecords = buffered >= settings.maxBufferedEvents ? 1 : settings.maxBatchRecords
             // Events left over from the last pass are work enough: no wait for input then.
-            try consumer.poll(maxRecords: maxRecords, timeout_ms: outOfBudget ? 0 : 5) { batch in try take(batch) }
+            try consumer.poll(maxRecords: maxRecords, timeout_ms: outOfBudget ? 0 : 5) { batch in
+                fetchStallWatch.polled(records: batch.count, asked: maxRecords, now_ns: now_ns)
+                try take(batch)
+            }
             try profileConsumer.poll(maxRecords: settings.maxBatchRecords, timeout_ms: 0) { batch in
                 for record in batch { try take(profile: record) }
             }
@@ -163,7 +166,6 @@ final class EngineLoop {
     private func take(_ batch: RecordBatch) throws {
         guard !batch.isEmpty else { return }
         let now_ns = Clock.monotonic_ns()
-        if batch.count >= settings.maxBatchRecords { fetchStallWatch.pollWasFull(now_ns: now_ns) }
         var orderCounts = [Int](repeating: 0, count: OrderEventType.allCases.count)
         var pingCounts = [Int](repeating: 0, count: CourierStatus.allCases.count)
         // A batch is mostly runs of one partition: look its pair up once per run.

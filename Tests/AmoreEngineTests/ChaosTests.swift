@@ -15,20 +15,26 @@ import Testing
 ///   reason the simulator gave it;
 /// - the group's lag is 0 (its committed offsets are the input topics' ends).
 ///
-/// `AMORE_CHAOS_SECONDS=40 ./test --filter ChaosTests` runs a short, light version with debug
-/// engines: 40 s, an action every 5 s, 100 couriers and 40 restaurants per market.
-/// `scripts/chaos` runs the full one (5 minutes, every 15 s, 2,000 couriers and 150 restaurants per market) with a release
+/// `./test` runs a short, light version with debug engines: 40 s, an action every 5 s, 100
+/// couriers and 40 restaurants per market. `scripts/chaos` runs the full one (5 minutes, every 15 s, 2,000 couriers and 150 restaurants per market) with a release
 /// build (`AMORE_TEST_AMORE`): under the full load a debug engine falls minutes behind
 /// and holds its group's rebalances up while it drains, which is what earlier
 /// runs here took for a broker that stopped answering (docs/testing.md, "Chaos").
 /// `AMORE_CHAOS_SECONDS`, `_INTERVAL_S`, `_COURIERS` and `_RESTAURANTS` set the size;
 /// `AMORE_CHAOS_SEED` replays a run's actions.
 ///
+/// An instance is stopped only once the group has formed around the running ones (each
+/// holds input partitions, together all of them), waiting past the interval if need be;
+/// the journal says how long. The local broker (Tansu 0.6) keeps a group's leader that
+/// leaves, or dies, while the group is forming as its leader for good, and the group never
+/// forms again; Apache Kafka completes the rebalance without it (docs/testing.md, "A group
+/// that never formed again"). `AMORE_CHAOS_STOP_ANYTIME=1` drops the wait, for a broker
+/// without that bug.
+///
 /// Idle refreshes are switched off in both runs (`--idle-refresh-ms` of an hour): they
 /// publish when a pair's input pauses for a moment, which depends on wall-clock timing,
 /// not on the input, and so would make the versions of two correct runs differ.
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["AMORE_CHAOS_SECONDS"] != nil,
-                              "opt-in (AMORE_CHAOS_SECONDS=40 ./test --filter ChaosTests, or scripts/chaos): in 1 of 5 CI runs the local broker kept a departed leader and the group never formed again, docs/testing.md"))
+@Suite(.serialized)
 struct ChaosTests {
     static let environment = ProcessInfo.processInfo.environment
     static let duration_s = Double(environment["AMORE_CHAOS_SECONDS"] ?? "") ?? 40
@@ -39,7 +45,19 @@ struct ChaosTests {
     static let speed = 10.0
     /// How long reading a whole topic back may take: the full run's topics hold millions of records.
     static let read_s = 60 + 2 * duration_s
+    /// How long the group, and then the clean instance, may take to commit the whole input.
+    /// A debug engine replays this input at ~240 records/s, all of it in model refreshes
+    /// (the light run's 100 couriers a market leave most of the ring search's cells empty):
+    /// 208 s alone on two cores for the 49,000 records of a 60 s run, against 180 s allowed
+    /// before (which two runs of seed 38146 exceeded).
+    static let catchUp_s = 180 + 3 * duration_s
     static let maxInstances = 3
+    static let inputPartitions = 4
+    /// Stop instances while the group is forming too (see above).
+    static let stopAnytime = environment["AMORE_CHAOS_STOP_ANYTIME"] == "1"
+    /// How long to wait for the group to form before a stop; past it the stop goes ahead
+    /// (and the run will most likely show a group that never formed again).
+    static let formWait_s = 60.0
     /// Idle refreshes off (above); a merge wait (EngineSettings.mergeWait_ms), without which
     /// records arriving late made 6 % of the full run's zones differ from the clean run's
     /// in `courier_arrival_s`; checkpoints every second, so restores replay;
@@ -52,6 +70,15 @@ struct ChaosTests {
 
     enum Action: String { case kill = "SIGKILL", terminate = "SIGTERM", start = "start" }
 
+    /// Whether the group has formed around `engines`: each holds input partitions, none is
+    /// held twice, and together they hold all of them (orders and couriers).
+    static func groupFormed(around engines: [EngineProcess]) -> Bool {
+        let held = engines.map { $0.ownedInputPartitions() }
+        let all = held.reduce(into: Set<String>()) { $0.formUnion($1) }
+        return held.allSatisfy { !$0.isEmpty } && all.count == 2 * inputPartitions
+            && held.map(\.count).reduce(0, +) == all.count
+    }
+
     /// An engine's last log lines without librdkafka's configuration warnings.
     static func essentialLog(_ engine: EngineProcess) -> String {
         engine.logTail(2_000).split(separator: "\n").filter { !$0.contains("CONFWARN") }.suffix(30).joined(separator: "\n")
@@ -60,7 +87,7 @@ struct ChaosTests {
     @Test func instancesKilledStoppedAndStartedUnderLiveLoadEndLikeOneCleanInstance() throws {
         let servers = try TestBroker.bootstrapServers()
         let topics = TestTopics("chaos")
-        try topics.createInputs(servers: servers, partitions: 4)
+        try topics.createInputs(servers: servers, partitions: Int32(Self.inputPartitions))
         let inputs = [topics.orders, topics.couriers]
         var random = SplitMix64(seed: Self.seed)  // AMORE_CHAOS_SEED replays a run's actions
         var journal = ["seed \(Self.seed): \(Self.duration_s) s, an action every \(Self.interval_s) s, \(Self.couriers) couriers and \(Self.restaurants) restaurants per market"]
@@ -88,6 +115,14 @@ struct ChaosTests {
             let action: Action = running.count <= 1 ? .start
                 : running.count == Self.maxInstances ? (Bool.random(using: &random) ? .kill : .terminate)
                 : [Action.kill, .terminate, .start].randomElement(using: &random)!
+            var waited = ""
+            if action != .start && !Self.stopAnytime {
+                let since = Date()
+                let formed = eventually(timeout_s: Self.formWait_s) { Self.groupFormed(around: running) }
+                let wait_s = Date().timeIntervalSince(since)
+                if !formed { waited = String(format: " (the group had not formed after %.0f s)", wait_s) }
+                else if wait_s >= 0.5 { waited = String(format: " (after %.1f s waiting for the group to form)", wait_s) }
+            }
             switch action {
             case .start:
                 running.append(try EngineProcess(servers: servers, topics: chaos, extra: Self.engineFlags))
@@ -96,14 +131,14 @@ struct ChaosTests {
                 if action == .kill { victim.killNow() } else { _ = victim.terminate() }
                 stopped.append(victim)
             }
-            journal.append(String(format: "%5.1f s: %@, %d running", Date().timeIntervalSince(start), action.rawValue, running.count))
+            journal.append(String(format: "%5.1f s: %@, %d running%@", Date().timeIntervalSince(start), action.rawValue, running.count, waited))
         }
         #expect(simulator.waitForExit(timeout_s: 120) == 0, "simulate: \(simulator.errorsTail())")
         print(journal.joined(separator: "\n"))
 
         // Lag returns to 0: the group commits every input record.
         let ends = try endOffsets(topics: inputs, servers: servers)
-        let settled = eventually(timeout_s: 180) {
+        let settled = eventually(timeout_s: Self.catchUp_s) {
             (try? committedOffsets(group: chaos.group, topics: inputs, servers: servers)) == ends
         }
         #expect(settled, "committed \(String(describing: try? committedOffsets(group: chaos.group, topics: inputs, servers: servers))) of \(ends)\n\(journal.joined(separator: "\n"))\n\(running.map(Self.essentialLog).joined(separator: "\n---\n"))")
@@ -112,7 +147,7 @@ struct ChaosTests {
         // One clean instance over the same input.
         let clean = topics.withOutput("clean")
         let reference = try EngineProcess(servers: servers, topics: clean, extra: Self.engineFlags)
-        #expect(eventually(timeout_s: 180) {
+        #expect(eventually(timeout_s: Self.catchUp_s) {
             (try? committedOffsets(group: clean.group, topics: inputs, servers: servers)) == ends
         }, "\(reference.logTail())")
         #expect(reference.terminate() == 0, "\(reference.logTail())")

@@ -383,6 +383,12 @@ final class EngineProcess {
         return samples
     }
 
+    /// The input partitions this instance holds now, one `amore_consumer_lag` series each
+    /// (the engine adds it on assignment and removes it on revoke).
+    func ownedInputPartitions() -> Set<String> {
+        Set(metrics().keys.filter { $0.hasPrefix("amore_consumer_lag{") })
+    }
+
     /// The sum of every sample of `name` whose labels include all of `labels`.
     func sum(_ samples: [String: Double], _ name: String, _ labels: [String] = []) -> Double {
         samples.filter { series, _ in

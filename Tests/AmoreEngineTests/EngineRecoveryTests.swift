@@ -93,9 +93,7 @@ import Testing
 
         let first = try EngineProcess(servers: servers, topics: topics)
         let second = try EngineProcess(servers: servers, topics: topics)
-        func owned(_ engine: EngineProcess) -> Set<String> {
-            Set(engine.metrics().keys.filter { $0.hasPrefix("amore_consumer_lag{") })
-        }
+        func owned(_ engine: EngineProcess) -> Set<String> { engine.ownedInputPartitions() }
 
         // Live input: a courier per market, every 100 ms of wall time one event-second on,
         // alternating 800 m and 2,800 m from its restaurant (courier 200 s or 700 s, so

@@ -194,7 +194,10 @@ import Testing
     /// - a partition no longer observed (t=32) is forgotten: back at t=40, its clock
     ///   starts again (t=50), with 300 waiting;
     /// - a full poll at t=51 means the engine is behind: nothing is watched until t=61,
-    ///   where the clock starts again (stalled at t=71).
+    ///   where the clock starts again (stalled at t=71);
+    /// - a poll of 2,000 that returned 1 (t=72) is not behind: the stall goes on (t=73);
+    ///   a poll of 1 that returned 1 (t=80, a full buffer's poll) is: nothing until t=90,
+    ///   stalled again at t=100.
     @Test func aPartitionWithRecordsWaitingAndNoProgressIsReportedAfterTheLimit() {
         var watch = FetchStallWatch()
         watch.limit_ns = 10_000_000_000
@@ -221,9 +224,14 @@ import Testing
 
         // A full poll at t=51 (the engine is behind): nothing is reported until t=61, and
         // the clock starts again there: couriers[1], still at 600, is stalled at t=71.
-        watch.pollWasFull(now_ns: 51_000_000_000)
+        watch.polled(records: 2_000, asked: 2_000, now_ns: 51_000_000_000)
         for t in UInt64(51)...70 { #expect(at(t, couriersAt: 600).isEmpty, "t=\(t)") }
         #expect(at(71, couriersAt: 600).map { [$0.isNew, $0.recover] } == [[true, true]])
+        watch.polled(records: 1, asked: 2_000, now_ns: 72_000_000_000)
+        #expect(at(73, couriersAt: 600).map(\.isNew) == [false])
+        watch.polled(records: 1, asked: 1, now_ns: 80_000_000_000)
+        for t in UInt64(80)...99 { #expect(at(t, couriersAt: 600).isEmpty, "t=\(t)") }
+        #expect(at(100, couriersAt: 600).map { [$0.isNew, $0.recover] } == [[true, true]])
     }
 
     /// A transport error alone leaves the instance ready: only a failed probe (or librdkafka's
