@@ -57,12 +57,14 @@ import Testing
         _ = eventually(timeout_s: 60) {
             (try? committedOffsets(group: crashed.group, topics: inputs, servers: servers))?.values.contains { $0 > 0 } == true
         }
-        let readAtKill = engineB.sum(engineB.metrics(), "amore_records_in_total")
         engineB.killNow()
-        #expect(readAtKill < Double(records), "the engine was killed after reading everything")
+        // Mid-stream is what was committed, where a restart resumes: an engine reads ahead
+        // of what it has applied (its passes apply for a bounded time), and a debug one on
+        // a busy machine had read every record before its first commit (CI, 2026-12-03).
         let committedAtKill = try committedOffsets(group: crashed.group, topics: inputs, servers: servers)
         #expect(committedAtKill.values.contains { $0 > 0 }, "nothing was committed before the kill")
-        #expect(committedAtKill != ends, "everything was committed before the kill")
+        #expect(committedAtKill.values.reduce(0, +) < ends.values.reduce(0, +),
+                "everything was committed before the kill: \(committedAtKill) of \(ends)")
 
         // Without checkpoints: this is the full-replay path (CheckpointRecoveryTests
         // covers restores from checkpoints).
