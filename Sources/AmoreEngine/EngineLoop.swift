@@ -117,14 +117,17 @@ final class EngineLoop {
         try finish()
     }
 
-    /// Applies what was read (as far as the merge allows), commits where the owned
-    /// partitions stand and leaves the group; with checkpoints, the revoke that leaving
-    /// causes writes each pair's final one. Applying first keeps a stop from leaving the
-    /// last pass's leftovers (at most `maxBufferedEvents` and a batch) out of the rankings
-    /// published and the checkpoint written at shutdown.
+    /// Applies what was read (as far as the merge allows) for at most
+    /// `stopApplyBudget_ms`, commits where the owned partitions stand and leaves the
+    /// group; with checkpoints, the revoke that leaving causes writes each pair's final
+    /// one. Both cover exactly what was applied, so events still buffered are neither
+    /// lost nor applied twice: the next owner reads them again after the commit.
     func finish() throws {
         defer { status.markStopping() }
-        for pair in ownership.pairs.values { _ = try drain(pair, until_ns: .max) }
+        let applyUntil_ns = Clock.monotonic_ns() + UInt64(settings.stopApplyBudget_ms) * 1_000_000
+        for pair in ownership.pairs.values.sorted(by: { $0.partition < $1.partition }) {
+            _ = try drain(pair, until_ns: applyUntil_ns)
+        }
         try commits.commitEverything(ownership.pairs.values)
         try consumer.close()
         try publisher.flush()

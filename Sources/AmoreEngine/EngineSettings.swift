@@ -82,6 +82,11 @@ public struct EngineSettings: Sendable {
     /// Events read but not yet applied, beyond which a poll takes one record (it still
     /// serves rebalances and errors): the buffer stays bounded when applying falls behind.
     public var maxBufferedEvents = 20_000
+    /// How long a stop may go on applying what was read before its final commit and
+    /// checkpoint; what is left is the next owner's, which resumes at the first event not
+    /// applied. Applying the whole buffer took a debug engine in a CI chaos run ~43 s
+    /// after its SIGTERM, while the moved markets waited and Kubernetes' grace period ran.
+    public var stopApplyBudget_ms: Int64 = 1_000
     /// A partition pair whose input has been quiet (and read to its end) this long has
     /// its rankings brought up to its last event, instead of waiting for the next
     /// resolution step that only a later event would cross.

@@ -128,7 +128,14 @@ struct ChaosTests {
                 running.append(try EngineProcess(servers: servers, topics: chaos, extra: Self.engineFlags))
             case .kill, .terminate:
                 let victim = running.remove(at: Int.random(in: 0..<running.count, using: &random))
-                if action == .kill { victim.killNow() } else { _ = victim.terminate() }
+                if action == .kill {
+                    victim.killNow()
+                } else {
+                    // A graceful stop under load: applies for at most a second, commits,
+                    // checkpoints, leaves the group and exits 0.
+                    let status = victim.terminate()
+                    #expect(status == 0, "SIGTERM: exit \(String(describing: status))\n\(Self.essentialLog(victim))")
+                }
                 stopped.append(victim)
             }
             journal.append(String(format: "%5.1f s: %@, %d running%@", Date().timeIntervalSince(start), action.rawValue, running.count, waited))
