@@ -95,7 +95,6 @@ import Testing
 
         let first = try EngineProcess(servers: servers, topics: topics)
         let second = try EngineProcess(servers: servers, topics: topics)
-        func owned(_ engine: EngineProcess) -> Set<String> { engine.ownedInputPartitions() }
 
         // Live input: a courier per market, every 100 ms of wall time one event-second on,
         // alternating 800 m and 2,800 m from its restaurant (courier 200 s or 700 s, so
@@ -124,9 +123,9 @@ import Testing
         }
 
         // Each instance owns half: two order and two courier partitions.
-        #expect(eventually(timeout_s: 30) { owned(first).count == 4 && owned(second).count == 4 },
-                "first \(owned(first)), second \(owned(second))")
-        #expect(owned(first).isDisjoint(with: owned(second)))
+        #expect(eventually(timeout_s: 30) { first.ownedInputPartitions().count == 4 && second.ownedInputPartitions().count == 4 },
+                "first \(first.ownedInputPartitions()), second \(second.ownedInputPartitions())")
+        #expect(first.ownedInputPartitions().isDisjoint(with: second.ownedInputPartitions()))
         func publishedMarkets(after asOf_ms: Int64) throws -> Set<String> {
             Set(try readAll(topics.rankings, servers: servers).compactMap { record -> String? in
                 let json = record.json
@@ -139,7 +138,7 @@ import Testing
         #expect(second.terminate() == 0, "\(second.logTail())")
         let stoppedAt_ms = Scenario.t0 + Int64(tick.value) * 1_000
         // The first instance now owns all eight partitions and publishes every market.
-        #expect(eventually(timeout_s: 30) { owned(first).count == 8 }, "\(first.logTail())")
+        #expect(eventually(timeout_s: 30) { first.ownedInputPartitions().count == 8 }, "\(first.logTail())")
         #expect(eventually(timeout_s: 30) { (try? publishedMarkets(after: stoppedAt_ms + 2_000)) == Set(markets.map(\.description)) },
                 "\(first.logTail())")
         #expect(first.terminate() == 0)
